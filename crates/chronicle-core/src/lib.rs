@@ -1,0 +1,49 @@
+//! ChronicleVM core: the bytecode, its binary format, the verifier and the
+//! bounded interpreter that runs untrusted plugins.
+//!
+//! The pipeline is `bytes -> format::decode -> Module -> verify ->
+//! VerifiedModule -> Vm::run`. Only a [`VerifiedModule`] can run, so the
+//! interpreter can trust register types and indices.
+//!
+//! ```
+//! use chronicle_core::{isa::Instr, module::{Function, Module}, types::Type};
+//! use chronicle_core::{verify, vm, Limits, Value};
+//!
+//! // fn main() -> int { return 40 + 2; }
+//! let main = Function {
+//!     name: "main".into(),
+//!     params: 0,
+//!     regs: vec![Type::Int, Type::Int],
+//!     ret: Some(Type::Int),
+//!     code: vec![
+//!         Instr::LoadInt { d: 0, imm: 40 },
+//!         Instr::AddImm { d: 1, a: 0, imm: 2 },
+//!         Instr::Ret { a: 1 },
+//!     ],
+//!     lines: vec![1, 1, 1],
+//! };
+//! let module = Module { funcs: vec![main], ..Module::default() };
+//! let verified = verify(module).expect("well-formed");
+//! let result = vm::run(&verified, Limits::DEFAULT, vm::NoHost).expect("no runtime error");
+//! assert_eq!(result, Value::Int(42));
+//! ```
+//!
+//! This crate has no C dependency and depends on no other ChronicleVM crate.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod format;
+pub mod isa;
+pub mod limits;
+pub mod module;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod types;
+pub mod value;
+pub mod verify;
+pub mod vm;
+
+pub use limits::{Limit, Limits};
+pub use module::Module;
+pub use value::Value;
+pub use verify::{verify, VerifiedModule, VerifyError};

@@ -1,0 +1,411 @@
+//! The outer loop: runs the inner loop of [`super::fast`] and executes the
+//! instructions it hands back (strings, reference arrays, capability calls),
+//! then turns a trap into a located [`RuntimeError`].
+
+use super::error::{RuntimeError, TrapKind};
+use super::fast::{self, Exit};
+use super::frame::{self, enter_entry, Ctx, Stack};
+use super::host::{CapabilityError, Host};
+use super::observer::Observer;
+use super::Vm;
+use crate::isa::Instr;
+use crate::limits::Limit;
+use crate::types::Type;
+use crate::value::{Array, Value};
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+pub(super) fn execute<H: Host, O: Observer>(vm: &mut Vm<'_, H, O>) -> Result<Value, RuntimeError> {
+    let ctx = Ctx::new(vm.module, vm.limits);
+    let stack = &mut vm.state.stack;
+    let observer = &mut vm.observer;
+    let host = &mut vm.host;
+    // Instructions left before the `instructions` limit.
+    let mut fuel: u64 = ctx.limits.instructions;
+
+    let (cur, result) = match enter_entry(&ctx, stack, observer) {
+        Err((cur, kind)) => (cur, Err(kind)),
+        Ok(mut cur) => {
+            let result = outer_loop(&ctx, stack, &mut cur, &mut fuel, host, observer);
+            (cur, result)
+        }
+    };
+    vm.state.executed = ctx.limits.instructions - fuel;
+    result.map_err(|kind| {
+        let f = &ctx.funcs[cur.func];
+        let error = RuntimeError {
+            kind,
+            func: cur.func as u16,
+            func_name: f.name.clone(),
+            pc: cur.pc as u16,
+            line: f.line(cur.pc),
+        };
+        if O::ACTIVE {
+            vm.observer.trap(&error);
+        }
+        error
+    })
+}
+
+fn outer_loop<'m, H: Host, O: Observer>(
+    ctx: &Ctx<'m>,
+    stack: &mut Stack,
+    cur: &mut super::frame::Cursor<'m>,
+    fuel: &mut u64,
+    host: &mut H,
+    observer: &mut O,
+) -> Result<Value, TrapKind> {
+    let limits = ctx.limits;
+    macro_rules! trap {
+        ($kind:expr) => {
+            return Err($kind)
+        };
+    }
+    macro_rules! limit {
+        ($limit:ident) => {
+            trap!(ctx.limit(Limit::$limit))
+        };
+    }
+    macro_rules! int {
+        ($r:expr) => {
+            stack.ints[cur.ibase + usize::from($r)]
+        };
+    }
+    macro_rules! reg {
+        ($r:expr) => {
+            stack.refs[cur.rbase + usize::from($r)]
+        };
+    }
+    macro_rules! internal {
+        ($what:literal) => {
+            trap!(TrapKind::Internal($what))
+        };
+    }
+    // The `str` in register `r`, as a shared handle.
+    macro_rules! string {
+        ($r:expr) => {
+            match &reg!($r) {
+                Value::Str(s) => Rc::clone(s),
+                _ => internal!("register does not hold a str"),
+            }
+        };
+    }
+    macro_rules! array {
+        ($r:expr) => {
+            match &reg!($r) {
+                Value::Array(a) => &**a,
+                _ => internal!("register does not hold an array"),
+            }
+        };
+    }
+    macro_rules! array_mut {
+        ($r:expr) => {
+            match &mut reg!($r) {
+                Value::Array(a) => a,
+                _ => internal!("register does not hold an array"),
+            }
+        };
+    }
+    macro_rules! index {
+        ($len:expr, $i:expr) => {
+            match usize::try_from($i) {
+                Ok(i) if i < $len => i,
+                _ => trap!(TrapKind::IndexOutOfRange),
+            }
+        };
+    }
+    macro_rules! check_str_len {
+        ($len:expr) => {
+            if $len as u64 > limits.string_bytes {
+                limit!(StringBytes)
+            }
+        };
+    }
+
+    loop {
+        match fast::run(ctx, stack, cur, fuel, observer) {
+            Exit::Slow => {}
+            Exit::OutOfFuel => limit!(Instructions),
+            Exit::Trap(kind) => trap!(kind),
+            Exit::Done(value) => return Ok(value),
+        }
+        // The inner loop left fuel for this instruction uncharged.
+        if *fuel == 0 {
+            limit!(Instructions);
+        }
+        *fuel -= 1;
+        match cur.code[cur.pc] {
+            Instr::LoadStr { d, k } => {
+                let v = &ctx.const_refs[usize::from(k)];
+                if let Value::Str(s) = v {
+                    check_str_len!(s.len());
+                }
+                reg!(d) = v.clone();
+            }
+            Instr::MoveRef { d, a } => {
+                let v = reg!(a).clone();
+                reg!(d) = v;
+            }
+
+            Instr::EqRef { d, a, b } => int!(d) = i64::from(reg!(a) == reg!(b)),
+            Instr::NeRef { d, a, b } => int!(d) = i64::from(reg!(a) != reg!(b)),
+            Instr::Cap { c, a, n, .. } | Instr::CapUnit { c, a, n } => {
+                let import = &ctx.module.module().imports[usize::from(c)];
+                let a = usize::from(a);
+                let args: Vec<Value> = import
+                    .sig
+                    .params
+                    .iter()
+                    .take(usize::from(n))
+                    .enumerate()
+                    .map(|(i, t)| match t {
+                        Type::Int => Value::Int(stack.ints[cur.ibase + a + i]),
+                        Type::Bool => Value::Bool(stack.ints[cur.ibase + a + i] != 0),
+                        Type::Str | Type::Array(_) => stack.refs[cur.rbase + a + i].clone(),
+                    })
+                    .collect();
+                let outcome = host.call(c, &args).and_then(|v| {
+                    v.normalized(import.sig.ret.as_ref()).ok_or_else(|| {
+                        CapabilityError::new(format!(
+                            "the host returned a value of the wrong type (expected {})",
+                            import
+                                .sig
+                                .ret
+                                .as_ref()
+                                .map_or("unit".to_string(), Type::to_string)
+                        ))
+                    })
+                });
+                if O::ACTIVE {
+                    observer.capability(c, &args, outcome.as_ref());
+                }
+                let value = match outcome {
+                    Ok(v) => v,
+                    Err(e) => trap!(TrapKind::Capability {
+                        name: format!("{}@{}", import.name, import.version),
+                        reason: e.reason,
+                    }),
+                };
+                let (elems, bytes) = value.extent();
+                if elems as u64 > ctx.limits.array_len {
+                    limit!(ArrayLen);
+                }
+                check_str_len!(bytes);
+                if let Instr::Cap { d, .. } = cur.code[cur.pc] {
+                    match value {
+                        Value::Int(v) => int!(d) = v,
+                        Value::Bool(v) => int!(d) = i64::from(v),
+                        Value::Unit => internal!("unit result for a valued capability"),
+                        v => reg!(d) = v,
+                    }
+                }
+            }
+
+            Instr::Concat { d, a, b } => {
+                let rhs = string!(b);
+                if d == a {
+                    let Value::Str(s) = &mut reg!(d) else {
+                        internal!("register does not hold a str")
+                    };
+                    check_str_len!(s.len() + rhs.len());
+                    let Some(s) = frame::unique(s) else {
+                        internal!("shared string")
+                    };
+                    s.push_str(&rhs);
+                } else {
+                    let lhs = string!(a);
+                    check_str_len!(lhs.len() + rhs.len());
+                    put_str(&mut reg!(d), |out| {
+                        out.push_str(&lhs);
+                        out.push_str(&rhs);
+                    });
+                }
+            }
+            Instr::IntToStr { d, a } => {
+                let v = int!(a);
+                check_str_len!(decimal_len(v));
+                put_str(&mut reg!(d), |out| {
+                    let _ = write!(out, "{v}");
+                });
+            }
+            Instr::BoolToStr { d, a } => {
+                let text = if int!(a) != 0 { "true" } else { "false" };
+                check_str_len!(text.len());
+                put_str(&mut reg!(d), |out| out.push_str(text));
+            }
+            Instr::StrLen { d, a } => {
+                let len = match &reg!(a) {
+                    Value::Str(s) => s.len(),
+                    _ => internal!("register does not hold a str"),
+                };
+                int!(d) = len as i64;
+            }
+            Instr::Substr { d, s, a, b } => {
+                let src = string!(s);
+                let (start, end) = (int!(a), int!(b));
+                let (Ok(start), Ok(end)) = (usize::try_from(start), usize::try_from(end)) else {
+                    trap!(TrapKind::IndexOutOfRange)
+                };
+                if start > src.len() || end > src.len() {
+                    trap!(TrapKind::IndexOutOfRange);
+                }
+                let Some(part) = src.get(start..end) else {
+                    trap!(TrapKind::InvalidArgument)
+                };
+                put_str(&mut reg!(d), |out| out.push_str(part));
+            }
+            Instr::Contains { d, s, sub } => {
+                let (hay, needle) = (string!(s), string!(sub));
+                int!(d) = i64::from(hay.contains(needle.as_str()));
+            }
+            Instr::Split { d, s, sep } => {
+                let (text, sep) = (string!(s), string!(sep));
+                if sep.is_empty() {
+                    trap!(TrapKind::InvalidArgument);
+                }
+                let mut parts = Vec::new();
+                for part in text.split(sep.as_str()) {
+                    if parts.len() as u64 == ctx.limits.array_len {
+                        limit!(ArrayLen);
+                    }
+                    parts.push(Value::str(part));
+                }
+                reg!(d) = Value::Array(Rc::new(Array::Ref(parts)));
+            }
+            Instr::ParseInt { d, s } => {
+                let text = string!(s);
+                int!(d) = match parse_int(&text) {
+                    Some(v) => v,
+                    None => trap!(TrapKind::InvalidNumber),
+                };
+            }
+
+            Instr::ArrayInt { d, a, n }
+            | Instr::ArrayBool { d, a, n }
+            | Instr::ArrayRef { d, a, n } => {
+                if u64::from(n) > ctx.limits.array_len {
+                    limit!(ArrayLen);
+                }
+                // The elements live in the file of the element type. With no
+                // elements `a` may name the end of the frame: take nothing.
+                let elems = usize::from(a)..usize::from(a) + usize::from(n);
+                let empty = n == 0;
+                let items = match cur.code[cur.pc] {
+                    Instr::ArrayInt { .. } if empty => Array::Int(Vec::new()),
+                    Instr::ArrayBool { .. } if empty => Array::Bool(Vec::new()),
+                    _ if empty => Array::Ref(Vec::new()),
+                    Instr::ArrayInt { .. } => Array::Int(stack.ints[cur.ibase..][elems].to_vec()),
+                    Instr::ArrayBool { .. } => Array::Bool(
+                        stack.ints[cur.ibase..][elems]
+                            .iter()
+                            .map(|&v| v != 0)
+                            .collect(),
+                    ),
+                    _ => Array::Ref(stack.refs[cur.rbase..][elems].to_vec()),
+                };
+                reg!(d) = Value::Array(Rc::new(items));
+            }
+            Instr::GetRef { d, a, i } => {
+                let Array::Ref(arr) = array!(a) else {
+                    internal!("array is not of references")
+                };
+                let i = index!(arr.len(), int!(i));
+                let v = arr[i].clone();
+                reg!(d) = v;
+            }
+            Instr::SetRef { a, i, v } => {
+                let (idx, value) = (int!(i), reg!(v).clone());
+                let arr = array_mut!(a);
+                let idx = index!(arr.len(), idx);
+                let Some(Array::Ref(items)) = frame::unique(arr) else {
+                    internal!("array is not of references")
+                };
+                items[idx] = value;
+            }
+            Instr::PushRef { a, v } => {
+                let x = reg!(v).clone();
+                let arr = array_mut!(a);
+                if arr.len() as u64 >= ctx.limits.array_len {
+                    limit!(ArrayLen);
+                }
+                let Some(Array::Ref(items)) = frame::unique(arr) else {
+                    internal!("array is not of references")
+                };
+                items.push(x);
+            }
+            Instr::PopInt { d, a } | Instr::PopBool { d, a } | Instr::PopRef { d, a } => {
+                let arr = array_mut!(a);
+                if arr.is_empty() {
+                    trap!(TrapKind::EmptyArray);
+                }
+                let Some(arr) = frame::unique(arr) else {
+                    internal!("shared array")
+                };
+                match arr {
+                    Array::Int(items) => {
+                        let x = items.pop().unwrap_or_default();
+                        int!(d) = x;
+                    }
+                    Array::Bool(items) => {
+                        let x = items.pop().unwrap_or_default();
+                        int!(d) = i64::from(x);
+                    }
+                    Array::Ref(items) => {
+                        let x = items.pop().unwrap_or_default();
+                        reg!(d) = x;
+                    }
+                }
+            }
+            Instr::Assert { c, m } => {
+                if int!(c) == 0 {
+                    let message = string!(m);
+                    trap!(TrapKind::AssertionFailed(message.as_str().to_owned()));
+                }
+            }
+            _ => internal!("an inner-loop instruction reached the outer loop"),
+        }
+        if O::ACTIVE {
+            observer.step(
+                cur.func as u16,
+                cur.pc as u16,
+                cur.code[cur.pc],
+                stack.view(ctx, cur),
+            );
+        }
+        cur.pc += 1;
+    }
+}
+/// Writes a new string into `slot`, reusing its buffer when not shared.
+fn put_str(slot: &mut Value, fill: impl FnOnce(&mut String)) {
+    if let Value::Str(rc) = slot {
+        if let Some(s) = Rc::get_mut(rc) {
+            s.clear();
+            fill(s);
+            return;
+        }
+    }
+    let mut s = String::new();
+    fill(&mut s);
+    *slot = Value::Str(Rc::new(s));
+}
+
+/// The length of `v` in decimal.
+fn decimal_len(v: i64) -> usize {
+    let sign = usize::from(v < 0);
+    let mut n = v.unsigned_abs();
+    let mut digits = 1;
+    while n >= 10 {
+        n /= 10;
+        digits += 1;
+    }
+    sign + digits
+}
+
+/// `parse_int`: an optional `-` or `+` and one or more ASCII digits, in range.
+fn parse_int(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}

@@ -1,0 +1,86 @@
+//! The observer hook: how a trace recorder (or a test) sees execution.
+
+use super::error::RuntimeError;
+use super::host::CapabilityError;
+use crate::isa::Instr;
+use crate::types::Type;
+use crate::value::Value;
+
+/// Sees every executed instruction, register write, call, return and
+/// capability call of a run.
+///
+/// The interpreter is generic over its observer; every hook call is guarded by
+/// [`Observer::ACTIVE`], so with [`NoObserver`] the hooks compile away.
+///
+/// Order of events: [`enter`](Observer::enter) for the entry function, then per
+/// instruction [`step`](Observer::step) once its effects are visible. For
+/// `call`/`callu`, `step` comes when the call is made, then `enter` for the
+/// callee; the callee's `ret` is stepped, then [`exit`](Observer::exit) reports
+/// the returned value (already written to the caller's result register).
+/// `cap`/`capu` report [`capability`](Observer::capability) before their `step`.
+/// A failing instruction is not stepped: [`trap`](Observer::trap) reports it.
+#[allow(unused_variables)]
+pub trait Observer {
+    /// False only for observers whose hooks do nothing.
+    const ACTIVE: bool = true;
+
+    /// A frame of function `func` was entered, its arguments in place.
+    fn enter(&mut self, func: u16, frame: FrameView<'_>) {}
+
+    /// Instruction `pc` of `func` executed; its writes are visible in `frame`.
+    fn step(&mut self, func: u16, pc: u16, instr: Instr, frame: FrameView<'_>) {}
+
+    /// Function `func` returned `value` (unit for `retu`).
+    fn exit(&mut self, func: u16, value: &Value) {}
+
+    /// Capability import `import` was called with `args`, with this outcome.
+    fn capability(
+        &mut self,
+        import: u16,
+        args: &[Value],
+        outcome: Result<&Value, &CapabilityError>,
+    ) {
+    }
+
+    /// The run stopped with this error.
+    fn trap(&mut self, error: &RuntimeError) {}
+}
+
+/// The observer that observes nothing, at no cost.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoObserver;
+
+impl Observer for NoObserver {
+    const ACTIVE: bool = false;
+}
+
+/// Read access to the registers of the current frame.
+#[derive(Clone, Copy)]
+pub struct FrameView<'a> {
+    pub(crate) ints: &'a [i64],
+    pub(crate) refs: &'a [Value],
+    pub(crate) types: &'a [Type],
+}
+
+impl FrameView<'_> {
+    /// The number of registers.
+    pub fn len(&self) -> usize {
+        self.types.len()
+    }
+
+    /// Whether the frame has no registers.
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty()
+    }
+
+    /// The value of register `reg`, typed by the function's register table;
+    /// `None` if `reg` is outside the frame.
+    pub fn get(&self, reg: u16) -> Option<Value> {
+        let r = usize::from(reg);
+        Some(match self.types.get(r)? {
+            Type::Int => Value::Int(*self.ints.get(r)?),
+            Type::Bool => Value::Bool(*self.ints.get(r)? != 0),
+            Type::Str | Type::Array(_) => self.refs.get(r)?.clone(),
+        })
+    }
+}

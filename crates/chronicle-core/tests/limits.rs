@@ -1,0 +1,278 @@
+//! One test per sandbox limit: a program that reaches the limit exactly runs,
+//! and the same program with the limit lowered by one stops with
+//! `limit exceeded: <name>` at the right place.
+
+use chronicle_core::isa::Instr;
+use chronicle_core::module::{Const, Function, Module};
+use chronicle_core::types::Type;
+use chronicle_core::vm::{NoHost, RuntimeError, TrapKind, Vm};
+use chronicle_core::{verify, Limit, Limits, Value};
+
+fn func(name: &str, params: u16, regs: Vec<Type>, ret: Option<Type>, code: Vec<Instr>) -> Function {
+    let lines = (1..=code.len() as u32).collect();
+    Function {
+        name: name.into(),
+        params,
+        regs,
+        ret,
+        code,
+        lines,
+    }
+}
+
+fn module(funcs: Vec<Function>, consts: Vec<Const>) -> Module {
+    Module {
+        consts,
+        imports: vec![],
+        funcs,
+        entry: 0,
+    }
+}
+
+fn run(m: &Module, limits: Limits) -> (Result<Value, RuntimeError>, u64) {
+    let verified = verify(m.clone()).expect("test module verifies");
+    let mut vm = Vm::new(&verified, limits, NoHost);
+    let result = vm.run();
+    (result, vm.instructions_executed())
+}
+
+/// Runs `m` with `limit` set to `at` (must succeed) and to `at - 1` (must
+/// fail on that limit); returns the failure.
+fn exactly(m: &Module, limit: Limit, at: u64) -> RuntimeError {
+    let mut limits = Limits::DEFAULT;
+    let set = |l: &mut Limits, v| match limit {
+        Limit::Instructions => l.instructions = v,
+        Limit::CallDepth => l.call_depth = v,
+        Limit::Registers => l.registers = v,
+        Limit::ArrayLen => l.array_len = v,
+        Limit::StringBytes => l.string_bytes = v,
+    };
+    set(&mut limits, at);
+    run(m, limits)
+        .0
+        .unwrap_or_else(|e| panic!("at the limit ({at}) the run must succeed: {e}"));
+    set(&mut limits, at - 1);
+    let err = run(m, limits).0.expect_err("one past the limit must fail");
+    assert_eq!(
+        err.kind,
+        TrapKind::LimitExceeded {
+            limit,
+            value: at - 1
+        }
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("limit exceeded: {}", limit.name())),
+        "{err}"
+    );
+    err
+}
+
+#[test]
+fn instructions() {
+    // 9 loads and a return: exactly 10 instructions.
+    let mut code = vec![Instr::LoadInt { d: 0, imm: 1 }; 9];
+    code.push(Instr::Ret { a: 0 });
+    let m = module(
+        vec![func("main", 0, vec![Type::Int], Some(Type::Int), code)],
+        vec![],
+    );
+    assert_eq!(run(&m, Limits::DEFAULT).1, 10);
+    let err = exactly(&m, Limit::Instructions, 10);
+    assert_eq!(
+        (err.pc, err.line),
+        (9, 10),
+        "stops before the 11th would-be instruction"
+    );
+}
+
+#[test]
+fn instruction_count_is_stable_fuel() {
+    // A loop: the count is a pure function of the program, the same on every run.
+    let code = vec![
+        Instr::LoadInt { d: 0, imm: 0 },
+        Instr::LoadInt { d: 1, imm: 1000 },
+        Instr::AddImm { d: 0, a: 0, imm: 1 },
+        Instr::JumpLt { a: 0, b: 1, t: 2 },
+        Instr::Ret { a: 0 },
+    ];
+    let m = module(
+        vec![func(
+            "main",
+            0,
+            vec![Type::Int, Type::Int],
+            Some(Type::Int),
+            code,
+        )],
+        vec![],
+    );
+    let (result, count) = run(&m, Limits::DEFAULT);
+    assert_eq!(result, Ok(Value::Int(1000)));
+    assert_eq!(count, 2 + 2 * 1000 + 1);
+}
+
+#[test]
+fn call_depth() {
+    // main calls down(5): down(n) = n == 0 ? 0 : down(n - 1); 7 frames at the deepest.
+    let main = func(
+        "main",
+        0,
+        vec![Type::Int, Type::Int],
+        Some(Type::Int),
+        vec![
+            Instr::LoadInt { d: 0, imm: 5 },
+            Instr::Call {
+                d: 1,
+                f: 1,
+                a: 0,
+                n: 1,
+            },
+            Instr::Ret { a: 1 },
+        ],
+    );
+    let down = func(
+        "down",
+        1,
+        vec![Type::Int, Type::Int, Type::Int],
+        Some(Type::Int),
+        vec![
+            Instr::LoadInt { d: 1, imm: 0 },
+            Instr::JumpGt { a: 0, b: 1, t: 3 },
+            Instr::Ret { a: 0 },
+            Instr::AddImm {
+                d: 1,
+                a: 0,
+                imm: -1i16 as u16,
+            },
+            Instr::Call {
+                d: 2,
+                f: 1,
+                a: 1,
+                n: 1,
+            },
+            Instr::Ret { a: 2 },
+        ],
+    );
+    let m = module(vec![main, down], vec![]);
+    let err = exactly(&m, Limit::CallDepth, 7);
+    assert_eq!(
+        (err.func_name.as_str(), err.pc),
+        ("down", 4),
+        "the failing call is named"
+    );
+}
+
+#[test]
+fn registers() {
+    let code = vec![Instr::LoadInt { d: 11, imm: 3 }, Instr::Ret { a: 11 }];
+    let m = module(
+        vec![func("main", 0, vec![Type::Int; 12], Some(Type::Int), code)],
+        vec![],
+    );
+    exactly(&m, Limit::Registers, 12);
+}
+
+#[test]
+fn registers_of_a_callee() {
+    let main = func(
+        "main",
+        0,
+        vec![Type::Int],
+        Some(Type::Int),
+        vec![
+            Instr::Call {
+                d: 0,
+                f: 1,
+                a: 0,
+                n: 0,
+            },
+            Instr::Ret { a: 0 },
+        ],
+    );
+    let big = func(
+        "big",
+        0,
+        vec![Type::Int; 30],
+        Some(Type::Int),
+        vec![Instr::Ret { a: 29 }],
+    );
+    let err = exactly(&module(vec![main, big], vec![]), Limit::Registers, 30);
+    assert_eq!((err.func_name.as_str(), err.pc, err.line), ("main", 0, 1));
+}
+
+#[test]
+fn array_len() {
+    // push 50 ints.
+    let code = vec![
+        Instr::LoadInt { d: 0, imm: 0 },
+        Instr::LoadInt { d: 1, imm: 50 },
+        Instr::PushInt { a: 2, v: 0 },
+        Instr::AddImm { d: 0, a: 0, imm: 1 },
+        Instr::JumpLt { a: 0, b: 1, t: 2 },
+        Instr::ArrayLen { d: 0, a: 2 },
+        Instr::Ret { a: 0 },
+    ];
+    let regs = vec![Type::Int, Type::Int, Type::array_of(Type::Int)];
+    let m = module(vec![func("main", 0, regs, Some(Type::Int), code)], vec![]);
+    let err = exactly(&m, Limit::ArrayLen, 50);
+    assert_eq!(err.line, 3);
+}
+
+#[test]
+fn array_len_of_a_literal_and_a_split() {
+    let code = vec![
+        Instr::LoadStr { d: 0, k: 0 },
+        Instr::LoadStr { d: 1, k: 1 },
+        Instr::Split { d: 2, s: 0, sep: 1 },
+        Instr::ArrayLen { d: 3, a: 2 },
+        Instr::Ret { a: 3 },
+    ];
+    let regs = vec![Type::Str, Type::Str, Type::array_of(Type::Str), Type::Int];
+    let m = module(
+        vec![func("main", 0, regs, Some(Type::Int), code)],
+        vec![Const::Str("a,b,c,d".into()), Const::Str(",".into())],
+    );
+    exactly(&m, Limit::ArrayLen, 4);
+}
+
+#[test]
+fn string_bytes() {
+    // s = "ab"; then s = s + s three times: 16 bytes.
+    let code = vec![
+        Instr::LoadStr { d: 0, k: 0 },
+        Instr::Concat { d: 0, a: 0, b: 0 },
+        Instr::Concat { d: 0, a: 0, b: 0 },
+        Instr::Concat { d: 0, a: 0, b: 0 },
+        Instr::StrLen { d: 1, a: 0 },
+        Instr::Ret { a: 1 },
+    ];
+    let m = module(
+        vec![func(
+            "main",
+            0,
+            vec![Type::Str, Type::Int],
+            Some(Type::Int),
+            code,
+        )],
+        vec![Const::Str("ab".into())],
+    );
+    assert_eq!(run(&m, Limits::DEFAULT).0, Ok(Value::Int(16)));
+    let err = exactly(&m, Limit::StringBytes, 16);
+    assert_eq!(err.pc, 3);
+}
+
+#[test]
+fn unbounded_lifts_every_limit() {
+    let m = module(
+        vec![func(
+            "main",
+            0,
+            vec![Type::Int; 300],
+            Some(Type::Int),
+            vec![Instr::LoadInt { d: 299, imm: 1 }, Instr::Ret { a: 299 }],
+        )],
+        vec![],
+    );
+    assert!(run(&m, Limits::DEFAULT).0.is_err());
+    assert_eq!(run(&m, Limits::UNBOUNDED).0, Ok(Value::Int(1)));
+}

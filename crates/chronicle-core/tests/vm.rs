@@ -1,0 +1,63 @@
+//! Properties of the interpreter over generated modules.
+
+use chronicle_core::testing::valid_module;
+use chronicle_core::vm::{NoHost, Vm};
+use chronicle_core::{verify, Limits};
+use proptest::prelude::*;
+
+/// Small bounds, so that every generated run ends quickly.
+const LIMITS: Limits = Limits {
+    instructions: 5_000,
+    call_depth: 32,
+    registers: 512,
+    array_len: 1_000,
+    string_bytes: 4_096,
+};
+
+proptest! {
+    // 1024 cases unless PROPTEST_CASES says otherwise.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1024),
+    ))]
+
+    /// A verified module never panics the VM: every run ends in a value or a
+    /// structured error, within the instruction limit, and runs the same way twice.
+    #[test]
+    fn verified_modules_run_without_panicking_and_deterministically(m in valid_module()) {
+        let verified = verify(m).expect("valid_module generates verifiable modules");
+        let mut vm = Vm::new(&verified, LIMITS, NoHost);
+        let first = vm.run();
+        let count = vm.instructions_executed();
+        prop_assert!(count <= LIMITS.instructions);
+        let second = vm.run();
+        prop_assert_eq!(first, second);
+        prop_assert_eq!(vm.instructions_executed(), count);
+    }
+}
+
+/// The reproducer that found the empty array literal slicing past the frame.
+#[test]
+fn empty_array_literal_at_the_end_of_the_frame() {
+    let m = chronicle_asm_free_module();
+    let verified = verify(m).expect("verifies");
+    let result = chronicle_core::vm::run(&verified, Limits::DEFAULT, NoHost);
+    assert_eq!(result.map(|v| v.to_string()), Ok("[]".to_string()));
+}
+
+/// `func main() -> [str] { .regs r0: [str], r1: int, r2: int; arrr r0, r3, 0; retr r0 }`
+fn chronicle_asm_free_module() -> chronicle_core::Module {
+    use chronicle_core::isa::Instr;
+    use chronicle_core::module::{Function, Module};
+    use chronicle_core::types::Type;
+    Module {
+        funcs: vec![Function {
+            name: "main".into(),
+            params: 0,
+            regs: vec![Type::array_of(Type::Str), Type::Int, Type::Int],
+            ret: Some(Type::array_of(Type::Str)),
+            code: vec![Instr::ArrayRef { d: 0, a: 3, n: 0 }, Instr::RetRef { a: 0 }],
+            lines: vec![1, 1],
+        }],
+        ..Module::default()
+    }
+}

@@ -1,0 +1,96 @@
+//! The front end of the `.chr` plugin language: source text in, a
+//! [`CheckedProgram`] (syntax tree plus type and name side tables) or a list
+//! of [`Diagnostic`]s out.
+//!
+//! The pipeline is one module per stage:
+//!
+//! | stage | module | produces |
+//! | --- | --- | --- |
+//! | lexing | [`lexer`] | tokens with byte spans |
+//! | parsing | [`parser`] | an [`ast::Program`] and parse errors |
+//! | checking | [`check`] | a [`CheckedProgram`] or type errors |
+//! | reporting | [`diagnostics`] | rendered `file:line:col` reports |
+//!
+//! ```
+//! use chronicle_lang::{check_source, render_diagnostics, RenderConfig};
+//!
+//! let ok = check_source("ok.chr", "fn main() -> int { return 6 * 7; }");
+//! assert!(ok.is_ok());
+//!
+//! let src = "fn main() -> int { let count = 1; return cout; }";
+//! let errors = check_source("bad.chr", src).unwrap_err();
+//! let text = render_diagnostics("bad.chr", src, &errors, RenderConfig::default());
+//! assert!(text.contains("bad.chr:1:42"));
+//! assert!(text.contains("did you mean `count`?"));
+//! ```
+//!
+//! **Architecture invariants:**
+//! - Any `&str` (or any bytes, through [`check_bytes`]) gives a result or
+//!   diagnostics, never a panic; nesting is bounded by
+//!   [`parser::MAX_NESTING`], so no input overflows the stack.
+
+#![forbid(unsafe_code)]
+
+pub mod ast;
+pub mod check;
+pub mod diagnostics;
+pub mod lexer;
+pub mod parser;
+pub mod span;
+pub mod suggest;
+pub mod types;
+
+pub use check::{
+    Builtin, CapId, CapabilityInfo, CheckedProgram, FnId, FunctionInfo, LocalId, LocalInfo,
+    Resolution,
+};
+pub use diagnostics::{render_diagnostics, Diagnostic, RenderConfig, Stage};
+pub use span::{LineCol, LineIndex, Span};
+pub use types::Type;
+
+/// Lexes, parses and checks one source file.
+///
+/// On failure, the diagnostics of the first stage that found problems are
+/// returned: lexical errors alone if there are any, else parse errors, else
+/// type errors. Type checking is skipped when the file does not parse, so a
+/// syntax error never causes follow-up type errors.
+pub fn check_source(file_name: &str, src: &str) -> Result<CheckedProgram, Vec<Diagnostic>> {
+    let (program, errors) = parser::parse(src);
+    if !errors.is_empty() {
+        // A lexical error (an unclosed string, a stray character) mostly
+        // causes parse errors that vanish once it is fixed: report it alone.
+        let lexical: Vec<Diagnostic> = errors
+            .iter()
+            .filter(|d| d.stage == Stage::Lex)
+            .cloned()
+            .collect();
+        return Err(if lexical.is_empty() { errors } else { lexical });
+    }
+    check::check(file_name, src, program)
+}
+
+/// Like [`check_source`], for raw bytes: input that is not UTF-8 gives one
+/// diagnostic pointing at the first invalid byte.
+pub fn check_bytes(file_name: &str, bytes: &[u8]) -> Result<CheckedProgram, Vec<Diagnostic>> {
+    let src = decode(bytes).map_err(|d| vec![d])?;
+    check_source(file_name, src)
+}
+
+/// Decodes source bytes as UTF-8, or explains where they are not.
+///
+/// The diagnostic's span is a byte offset into `bytes`; render it against
+/// [`String::from_utf8_lossy`] of the same bytes, which keeps every valid
+/// prefix at the same offset.
+pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let len = e.error_len().unwrap_or(bytes.len() - at);
+        Diagnostic::new(
+            Stage::Encoding,
+            Span::new(at, at + len),
+            format!("source is not valid UTF-8 (invalid byte at offset {at})"),
+            "save the file as UTF-8; `.chr` sources are text",
+        )
+        .with_label("invalid UTF-8")
+    })
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The main job: a tour of what ChronicleVM does today, on the shipped examples.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+chronicle() { cargo run --quiet -p chronicle-cli -- "$@"; }
+step() { printf '\n\033[1m$ chronicle %s\033[0m\n' "$*"; }
+
+step run examples/asm/fib.chasm
+chronicle run examples/asm/fib.chasm
+
+step build examples/asm/fib.chasm -o /tmp/fib.cbc
+chronicle build examples/asm/fib.chasm -o /tmp/fib.cbc
+
+step run /tmp/fib.cbc --json
+chronicle run /tmp/fib.cbc --json
+
+step disasm /tmp/fib.cbc
+chronicle disasm /tmp/fib.cbc | head -n 20
+
+step run examples/asm/strings.chasm
+chronicle run examples/asm/strings.chasm
+
+step run examples/asm/fib.chasm --instructions 1000 "(a limit hit: exit 1)"
+if chronicle run examples/asm/fib.chasm --instructions 1000; then
+  echo "expected the instruction limit to stop the run" >&2
+  exit 1
+fi
+
+step "run (a corrupted module: exit 2)"
+cp /tmp/fib.cbc /tmp/fib-corrupt.cbc
+printf '\x00' | dd of=/tmp/fib-corrupt.cbc bs=1 seek=20 conv=notrunc status=none
+if chronicle run /tmp/fib-corrupt.cbc; then
+  echo "expected the corrupted module to be rejected" >&2
+  exit 1
+fi
+echo
+echo "demo finished"
