@@ -1,8 +1,10 @@
 //! Properties of the interpreter over generated modules.
 
+use chronicle_core::isa::Instr;
 use chronicle_core::testing::valid_module;
-use chronicle_core::vm::{NoHost, Vm};
+use chronicle_core::vm::{FrameView, NoHost, Observer, RuntimeError, TrapKind, Vm};
 use chronicle_core::{verify, Limits};
+use chronicle_core::{Limit, Value};
 use proptest::prelude::*;
 
 /// Small bounds, so that every generated run ends quickly.
@@ -30,8 +32,59 @@ proptest! {
         let count = vm.instructions_executed();
         prop_assert!(count <= LIMITS.instructions);
         let second = vm.run();
-        prop_assert_eq!(first, second);
+        prop_assert_eq!(&first, &second);
         prop_assert_eq!(vm.instructions_executed(), count);
+
+        // Observed, the run is the same, and every executed instruction is
+        // stepped once, except one that fails after being charged.
+        let mut observed = Vm::with_observer(&verified, LIMITS, NoHost, Counter::default());
+        prop_assert_eq!(&observed.run(), &first);
+        prop_assert_eq!(observed.instructions_executed(), count);
+        let counter = observed.observer();
+        // Running out of fuel stops before the next instruction is charged;
+        // an entry frame over the register limit stops before any.
+        let out_of_fuel = |e: &RuntimeError| matches!(e.kind, TrapKind::LimitExceeded { limit: Limit::Instructions, .. });
+        let uncharged = matches!(&first, Err(e) if out_of_fuel(e) || count == 0);
+        let expected_steps = if first.is_ok() || uncharged { count } else { count - 1 };
+        prop_assert_eq!(counter.steps, expected_steps);
+        prop_assert_eq!(counter.traps, u64::from(first.is_err()));
+        // Every entered frame exits, except those a trap abandons.
+        if first.is_ok() {
+            prop_assert_eq!(counter.enters, counter.exits);
+        }
+    }
+}
+
+/// Counts observer events.
+#[derive(Default)]
+struct Counter {
+    steps: u64,
+    enters: u64,
+    exits: u64,
+    traps: u64,
+}
+
+impl Observer for Counter {
+    fn enter(&mut self, _func: u16, _frame: FrameView<'_>) {
+        self.enters += 1;
+    }
+    fn step(&mut self, _func: u16, _pc: u16, instr: Instr, frame: FrameView<'_>) {
+        self.steps += 1;
+        // Every register the instruction writes is readable afterwards.
+        for r in instr.written_registers() {
+            if !matches!(instr, Instr::Call { .. } | Instr::Cap { .. }) {
+                assert!(
+                    frame.get(r).is_some(),
+                    "r{r} written by {instr:?} is readable"
+                );
+            }
+        }
+    }
+    fn exit(&mut self, _func: u16, _value: &Value) {
+        self.exits += 1;
+    }
+    fn trap(&mut self, _error: &RuntimeError) {
+        self.traps += 1;
     }
 }
 
