@@ -30,13 +30,37 @@ impl Kind {
     }
 }
 
+/// The largest plugin file the CLI reads (source, assembly or module):
+/// hostile input must not make it allocate without bound.
+pub const MAX_PLUGIN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a plugin file, refusing one larger than [`MAX_PLUGIN_BYTES`].
+fn read_bounded(path: &Path) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| {
+        Failure::input(format!("cannot read {}: {e}", path.display()))
+            .hint("check the path and its permissions")
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PLUGIN_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_PLUGIN_BYTES {
+        return Err(Failure::input(format!(
+            "{}: larger than {} MiB, the most a plugin file may be",
+            path.display(),
+            MAX_PLUGIN_BYTES >> 20
+        ))
+        .hint("check the path: no plugin is this large"));
+    }
+    Ok(bytes)
+}
+
 /// Reads and decodes (or assembles) the module in `path`, without verifying it.
 pub fn load_module(path: &Path) -> Result<Module, Failure> {
     let kind = Kind::of(path)?;
-    let bytes = std::fs::read(path).map_err(|e| {
-        Failure::input(format!("cannot read {}: {e}", path.display()))
-            .hint("check the path and its permissions")
-    })?;
+    let bytes = read_bounded(path)?;
     match kind {
         Kind::Binary => format::decode(&bytes).map_err(|e| {
             Failure::input(format!("{}: {e}", path.display())).hint(

@@ -293,6 +293,17 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn an_oversized_plugin_file_is_refused_without_reading_it_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    let huge = tmp.path().join("huge.cbc");
+    let file = std::fs::File::create(&huge).unwrap();
+    file.set_len(65 * 1024 * 1024).unwrap(); // sparse: costs no disk
+    let out = run(&["run", &huge.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("larger than 64 MiB"), "{}", text(&out.stderr));
+}
+
+#[test]
 fn help_shows_every_limit_default() {
     let help = text(&run(&["run", "--help"]).stdout);
     for (flag, default) in [
