@@ -273,6 +273,9 @@ instructions! {
     0x35 JumpGt "jgt" { a: r(Int), b: r(Int), t: T }
     /// Continue at `t` if `a >= b`.
     0x36 JumpGe "jge" { a: r(Int), b: r(Int), t: T }
+    /// The step of a counted loop: `i = i + 1`, then continue at `t` if
+    /// `i < end`. Overflow of `i` is a runtime error.
+    0x37 ForNext "fornext" { i: m(Int), end: r(Int), t: T }
 
     // ---- calls ----
     /// Calls function `f` with the `n` arguments `a .. a + n`; `n` is the

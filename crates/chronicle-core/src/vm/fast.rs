@@ -193,6 +193,11 @@ pub(super) fn run<'m, O: Observer>(
             Instr::JumpLe { a, b, t } => jump_if!(int!(a) <= int!(b), t),
             Instr::JumpGt { a, b, t } => jump_if!(int!(a) > int!(b), t),
             Instr::JumpGe { a, b, t } => jump_if!(int!(a) >= int!(b), t),
+            Instr::ForNext { i, end, t } => {
+                let next = checked!(int!(i).checked_add(1));
+                int!(i) = next;
+                jump_if!(next < int!(end), t)
+            }
 
             Instr::GetInt { d, a, i } => {
                 let Array::Int(arr) = array!(a) else {
