@@ -109,10 +109,11 @@ impl Stack {
     }
 
     /// Pushes an initialised frame for `func` and returns its bases.
+    #[inline(always)]
     fn push(&mut self, ctx: &Ctx<'_>, func: usize) -> (usize, usize) {
         let layout = &ctx.module.frames[func];
         let bases = (self.ints.len(), self.refs.len());
-        self.ints.resize(bases.0 + layout.int_size, 0);
+        self.ints.extend(std::iter::repeat_n(0, layout.int_size));
         if layout.ref_size > 0 {
             self.refs.resize(bases.1 + layout.ref_size, Value::Unit);
             for &(r, init) in &layout.ref_init {
