@@ -9,7 +9,20 @@
 //! | lexing | [`lexer`] | tokens with byte spans |
 //! | parsing | [`parser`] | an [`ast::Program`] and parse errors |
 //! | checking | [`check`] | a [`CheckedProgram`] or type errors |
+//! | code generation | [`codegen`] | a [`chronicle_core::Module`] |
 //! | reporting | [`diagnostics`] | rendered `file:line:col` reports |
+//!
+//! [`compile`] runs the whole pipeline:
+//!
+//! ```
+//! use chronicle_core::{verify, vm, Limits, Value};
+//!
+//! let module = chronicle_lang::compile("six.chr", "fn main() -> int { return 6 * 7; }")
+//!     .expect("compiles");
+//! let verified = verify(module).expect("compiled code always verifies");
+//! let result = vm::run(&verified, Limits::DEFAULT, vm::NoHost).expect("runs");
+//! assert_eq!(result, Value::Int(42));
+//! ```
 //!
 //! ```
 //! use chronicle_lang::{check_source, render_diagnostics, RenderConfig};
@@ -28,11 +41,15 @@
 //! - Any `&str` (or any bytes, through [`check_bytes`]) gives a result or
 //!   diagnostics, never a panic; nesting is bounded by
 //!   [`parser::MAX_NESTING`], so no input overflows the stack.
+//! - Only [`codegen`] knows about bytecode; it consumes a [`CheckedProgram`]
+//!   and may trust it. What it produces always passes
+//!   [`chronicle_core::verify()`].
 
 #![forbid(unsafe_code)]
 
 pub mod ast;
 pub mod check;
+pub mod codegen;
 pub mod diagnostics;
 pub mod lexer;
 pub mod parser;
@@ -67,6 +84,39 @@ pub fn check_source(file_name: &str, src: &str) -> Result<CheckedProgram, Vec<Di
         return Err(if lexical.is_empty() { errors } else { lexical });
     }
     check::check(file_name, src, program)
+}
+
+/// Compiles one source file to a bytecode module: [`check_source`], then
+/// code generation. The module is ready for [`chronicle_core::verify()`]
+/// (which it always passes) and names `main` as its entry.
+///
+/// Besides the checker's diagnostics, a program that does not fit the
+/// module format (more than 65,535 instructions in a function, registers
+/// in a frame, constants, functions or imports; arrays nested more than 32
+/// deep) gets a diagnostic pointing at the offending function or statement.
+pub fn compile(file_name: &str, src: &str) -> Result<chronicle_core::Module, Vec<Diagnostic>> {
+    let checked = check_source(file_name, src)?;
+    codegen::generate(&checked, &codegen::Lines::of_source(src))
+}
+
+/// Like [`compile`], for raw bytes (see [`check_bytes`]).
+pub fn compile_bytes(
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<chronicle_core::Module, Vec<Diagnostic>> {
+    let src = decode(bytes).map_err(|d| vec![d])?;
+    compile(file_name, src)
+}
+
+/// Generates the module of an already checked program (the code generation
+/// stage of [`compile`] alone).
+///
+/// Line numbers come from [`CheckedProgram::lines`]; [`compile`], which has
+/// the source text, computes them faster on very long lines.
+pub fn compile_checked(
+    program: &CheckedProgram,
+) -> Result<chronicle_core::Module, Vec<Diagnostic>> {
+    codegen::generate(program, &codegen::Lines::Index(&program.lines))
 }
 
 /// Like [`check_source`], for raw bytes: input that is not UTF-8 gives one

@@ -50,6 +50,12 @@ pub const ALL: &[Engine] = &[
         prepare: chronicle::prepare,
     },
     Engine {
+        name: "chronicle-chr",
+        description: "ChronicleVM, .chr source compiled by chronicle-lang",
+        opt_in: false,
+        prepare: chronicle::prepare_chr,
+    },
+    Engine {
         name: "lua",
         description: "Lua 5.4 (mlua, vendored)",
         opt_in: false,

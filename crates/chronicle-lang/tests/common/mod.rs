@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod big;
+pub mod compiled;
 pub mod gen;
 pub mod reference;
 

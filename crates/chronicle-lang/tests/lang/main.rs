@@ -16,6 +16,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod compiled;
 mod corpus;
 mod diagnostics;
 mod generated;
