@@ -1,7 +1,8 @@
 //! Command-line arguments: one definition per flag, with its documentation.
 
-use chronicle_core::Limits;
-use clap::{Args, Parser, Subcommand};
+use chronicle_core::{Limit, Limits, Policy};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// ChronicleVM: run untrusted plugins in a bounded, inspectable sandbox.
@@ -16,31 +17,70 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Verify and run a plugin (.chasm or .cbc) and print its result on stdout.
+    /// Verify and run a plugin (.chr, .chasm or .cbc) and print its result on stdout.
     Run(RunArgs),
-    /// Assemble a plugin into a binary module file (.cbc).
+    /// Print the capability negotiation table of a plugin under a policy, without running it.
+    Caps(CapsArgs),
+    /// Compile or assemble a plugin into a binary module file (.cbc).
     Build(BuildArgs),
     /// Print a module (.cbc, or any plugin) as assembly.
     Disasm(DisasmArgs),
+    /// Type-check a .chr plugin without running it.
+    Check(CheckArgs),
+}
+
+/// `chronicle check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The plugin source (.chr).
+    pub plugin: PathBuf,
 }
 
 /// `chronicle run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The plugin: a .chasm assembly file or a .cbc module.
+    /// The plugin: .chr source, .chasm assembly or a .cbc module.
     pub plugin: PathBuf,
-    /// Sandbox limits.
+    /// The policy and the host's resources.
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub policy: PolicyArgs,
     /// Print one JSON object (result or error) instead of a literal.
     #[arg(long)]
     pub json: bool,
+    /// Sandbox limits (declared last: their help heading applies to what follows).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// `chronicle caps`.
+#[derive(Debug, Args)]
+pub struct CapsArgs {
+    /// The plugin: .chr source, .chasm assembly or a .cbc module.
+    pub plugin: PathBuf,
+    /// The policy and the host's resources.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// Which policy governs a run, and where the host keeps what capabilities
+/// need. See docs/POLICY.md.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The policy (TOML): which capabilities the plugin may use and its
+    /// limits. Without it every capability is denied and the default limits
+    /// apply.
+    #[arg(long, value_name = "P.toml")]
+    pub policy: Option<PathBuf>,
+    /// The file behind kv.get/kv.put (JSON, created on the first kv.put,
+    /// rewritten atomically on each). Without it, kv calls fail.
+    #[arg(long, value_name = "FILE")]
+    pub kv_store: Option<PathBuf>,
 }
 
 /// `chronicle build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The plugin: a .chasm assembly file (or a .cbc module, re-encoded).
+    /// The plugin: .chr source, .chasm assembly (or a .cbc module, re-encoded).
     pub plugin: PathBuf,
     /// Where to write the module.
     #[arg(short = 'o', long = "out", value_name = "M.cbc")]
@@ -55,7 +95,14 @@ pub struct DisasmArgs {
 }
 
 /// The limits of one run. Every run is bounded unless `--unbounded` is given.
+///
+/// Precedence, per limit: a flag given on the command line, else the
+/// policy's `[limits]` value, else the default shown in `--help`.
+/// `--unbounded` lifts every limit, the policy's included.
 #[derive(Debug, Args)]
+#[command(
+    next_help_heading = "Limits (a flag overrides the policy's [limits], which overrides the default)"
+)]
 pub struct LimitArgs {
     /// Most instructions executed.
     #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.instructions)]
@@ -75,20 +122,51 @@ pub struct LimitArgs {
     /// Lift every limit (trusted plugins only: time and memory become unbounded).
     #[arg(long, conflicts_with_all = ["instructions", "call_depth", "registers", "array_len", "string_bytes"])]
     pub unbounded: bool,
+    /// The limits given explicitly on the command line (filled in by [`parse`]).
+    #[arg(skip)]
+    pub explicit: Vec<Limit>,
 }
 
 impl LimitArgs {
-    /// The limits these flags select.
-    pub fn limits(&self) -> Limits {
+    /// The limits of a run under `policy`: explicit flags, then the
+    /// policy's `[limits]`, then the defaults; `--unbounded` lifts them all.
+    pub fn limits(&self, policy: &Policy) -> Limits {
         if self.unbounded {
             return Limits::UNBOUNDED;
         }
-        Limits {
-            instructions: self.instructions,
-            call_depth: self.call_depth,
-            registers: self.registers,
-            array_len: self.array_len,
-            string_bytes: self.string_bytes,
+        let mut limits = policy.limits();
+        for &limit in &self.explicit {
+            let (slot, flag) = match limit {
+                Limit::Instructions => (&mut limits.instructions, self.instructions),
+                Limit::CallDepth => (&mut limits.call_depth, self.call_depth),
+                Limit::Registers => (&mut limits.registers, self.registers),
+                Limit::ArrayLen => (&mut limits.array_len, self.array_len),
+                Limit::StringBytes => (&mut limits.string_bytes, self.string_bytes),
+            };
+            *slot = flag;
         }
+        limits
     }
+
+    /// Records which limit flags `matches` (the subcommand's) got from the command line.
+    fn note_explicit(&mut self, matches: &ArgMatches) {
+        self.explicit = Limit::ALL
+            .into_iter()
+            .filter(|l| matches.value_source(l.name()) == Some(ValueSource::CommandLine))
+            .collect();
+    }
+}
+
+/// Parses the command line (exiting with clap's usage error, code 2, on bad
+/// usage), noting which limit flags were given explicitly so that they, and
+/// only they, override a policy's `[limits]`.
+pub fn parse() -> Cli {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Every subcommand that flattens `LimitArgs` must be listed here, or its
+    // limit flags would lose to the policy's `[limits]`.
+    if let (Command::Run(run), Some(("run", sub))) = (&mut cli.command, matches.subcommand()) {
+        run.limits.note_explicit(sub);
+    }
+    cli
 }

@@ -1,19 +1,29 @@
 //! The subcommands: each turns parsed arguments into output or a [`Failure`].
 
-use crate::args::{BuildArgs, DisasmArgs, RunArgs};
+use crate::args::{BuildArgs, CapsArgs, CheckArgs, DisasmArgs, PolicyArgs, RunArgs};
 use crate::failure::Failure;
+use crate::host::{self, HostConfig};
 use crate::load::{load_module, load_verified};
-use chronicle_core::vm::{self, NoHost, RuntimeError, TrapKind};
-use chronicle_core::{format, Value, VerifiedModule};
+use chronicle_core::caps::{NegotiationError, Policy};
+use chronicle_core::vm::{NoObserver, RuntimeError, TrapKind};
+use chronicle_core::{format, Limits, Value};
 use serde_json::json;
 use std::io::Write;
 
 /// `chronicle run`: verify, negotiate, run, print the result literal.
+///
+/// Negotiation comes first and no plugin instruction runs unless it
+/// succeeds: the VM is only reachable through the negotiated session.
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let module = load_verified(&args.plugin)?;
-    negotiate(&module)?;
-    let limits = args.limits.limits();
-    let mut machine = vm::Vm::new(&module, limits, NoHost);
+    let policy = load_policy(&args.policy)?;
+    let limits = args.limits.limits(&policy);
+    let config = host_config(&args.policy, limits)?;
+    let mut registry = host::builtins(&config);
+    let mut session = registry
+        .negotiate(&module, &policy)
+        .map_err(|e| negotiation_failure(&e, &args.policy))?;
+    let mut machine = session.vm(limits, NoObserver);
     let outcome = machine.run();
     let executed = machine.instructions_executed();
     match outcome {
@@ -37,33 +47,72 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
 }
 
-/// Capability negotiation. Policies are not supported by this build, so
-/// every import is denied (deny by default) and the run fails before any
-/// plugin instruction executes, with one line per import.
-fn negotiate(module: &VerifiedModule) -> Result<(), Failure> {
-    let imports = &module.module().imports;
-    if imports.is_empty() {
-        return Ok(());
-    }
-    let lines: Vec<String> = imports
-        .iter()
-        .map(|imp| {
-            format!(
-                "  capability {}@{}{}: denied (no policy grants it)",
-                imp.name, imp.version, imp.sig
-            )
-        })
-        .collect();
-    Err(Failure::input(format!(
-        "capability negotiation failed: {} capabilit{} denied\n{}",
-        imports.len(),
-        if imports.len() == 1 { "y" } else { "ies" },
-        lines.join("\n")
-    ))
-    .hint("capabilities are denied by default; this build runs only plugins that import none"))
+/// `chronicle caps`: the negotiation table (import, offered version,
+/// decision, scope) on stdout, without running anything. Exit 0 if
+/// negotiation succeeds, 2 with one line per problem if it does not.
+pub fn caps(args: &CapsArgs) -> Result<(), Failure> {
+    let module = load_verified(&args.plugin)?;
+    let policy = load_policy(&args.policy)?;
+    let config = host_config(&args.policy, policy.limits())?;
+    let registry = host::builtins(&config);
+    let table = chronicle_core::caps::negotiate(module.module(), registry.offers(), &policy)
+        .map_err(|e| negotiation_failure(&e, &args.policy))?;
+    let text = table.table_with(|entry| host::scope_text(entry, &config));
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (e.g. `| head`) is not an error.
+    let _ = out.write_all(text.as_bytes());
+    Ok(())
 }
 
-/// `chronicle build`: assemble (or re-encode) and write a `.cbc` module.
+/// The policy of `--policy`, or the deny-all policy without one. A policy
+/// that cannot be read or parsed is an input failure: it grants nothing.
+fn load_policy(args: &PolicyArgs) -> Result<Policy, Failure> {
+    let Some(path) = &args.policy else {
+        return Ok(Policy::deny_all());
+    };
+    let bytes = crate::load::read_bounded(path, "policy ")?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Failure::input(format!(
+            "policy {}: not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+        .hint("a policy is a TOML text file")
+    })?;
+    Policy::parse(&path.display().to_string(), &text).map_err(|e| {
+        Failure::input(format!("invalid policy: {e}"))
+            .hint("a policy that does not parse grants nothing; see docs/POLICY.md for the format")
+    })
+}
+
+fn host_config(args: &PolicyArgs, limits: Limits) -> Result<HostConfig, Failure> {
+    let cwd = std::env::current_dir()
+        .and_then(|d| d.canonicalize())
+        .map_err(|e| Failure::input(format!("cannot resolve the current directory: {e}")))?;
+    Ok(HostConfig {
+        limits,
+        cwd,
+        kv_store: args.kv_store.clone(),
+    })
+}
+
+/// Negotiation failed: every problem on its own line, before anything ran.
+fn negotiation_failure(error: &NegotiationError, args: &PolicyArgs) -> Failure {
+    let hint = match &args.policy {
+        None => "capabilities are denied by default: pass --policy P.toml granting them (see docs/POLICY.md)",
+        Some(_) => "fix the policy or the plugin's imports; `chronicle caps PLUGIN --policy P` shows the negotiation",
+    };
+    Failure::input(error).hint(hint)
+}
+
+/// `chronicle check`: type-check a `.chr` plugin; nothing runs.
+pub fn check(args: &CheckArgs) -> Result<(), Failure> {
+    crate::load::check_source(&args.plugin)?;
+    eprintln!("{}: no errors", args.plugin.display());
+    Ok(())
+}
+
+/// `chronicle build`: compile or assemble (or re-encode) and write a `.cbc` module.
 pub fn build(args: &BuildArgs) -> Result<(), Failure> {
     let module = load_verified(&args.plugin)?;
     let bytes = format::encode(module.module());

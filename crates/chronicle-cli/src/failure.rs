@@ -15,6 +15,8 @@ pub struct Failure {
     pub message: String,
     /// One line saying what to do about it.
     pub hint: Option<String>,
+    /// Rendered compiler diagnostics, printed before the error line.
+    pub detail: Option<String>,
 }
 
 /// The classes of failure, each with its exit code.
@@ -33,6 +35,7 @@ impl Failure {
             class: Class::Input,
             message: message.to_string(),
             hint: None,
+            detail: None,
         }
     }
 
@@ -42,7 +45,14 @@ impl Failure {
             class: Class::Runtime,
             message: message.to_string(),
             hint: None,
+            detail: None,
         }
+    }
+
+    /// Adds rendered diagnostics to print above the error line.
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 
     /// Adds a hint.
@@ -61,6 +71,12 @@ impl Failure {
 
     /// Prints the failure to stderr.
     pub fn report(&self) {
+        if let Some(detail) = &self.detail {
+            eprint!("{detail}");
+            if !detail.ends_with('\n') {
+                eprintln!();
+            }
+        }
         eprintln!("error: {}", self.message);
         if let Some(hint) = &self.hint {
             eprintln!("  hint: {hint}");

@@ -11,6 +11,8 @@ pub enum Kind {
     Assembly,
     /// `.cbc`: binary module.
     Binary,
+    /// `.chr`: source in the plugin language.
+    Source,
 }
 
 impl Kind {
@@ -19,13 +21,12 @@ impl Kind {
         match path.extension().and_then(|e| e.to_str()) {
             Some("chasm") => Ok(Kind::Assembly),
             Some("cbc") => Ok(Kind::Binary),
-            Some("chr") => Err(Failure::input(format!(
-                "{}: .chr plugins need the language compiler, which this build does not include yet",
-                path.display()
-            ))
-            .hint("assemble the plugin as .chasm, or use a .cbc module")),
-            _ => Err(Failure::input(format!("{}: unknown plugin file type", path.display()))
-                .hint("plugins are .chasm (assembly) or .cbc (binary module) files")),
+            Some("chr") => Ok(Kind::Source),
+            _ => Err(
+                Failure::input(format!("{}: unknown plugin file type", path.display())).hint(
+                    "plugins are .chr (source), .chasm (assembly) or .cbc (binary module) files",
+                ),
+            ),
         }
     }
 }
@@ -34,11 +35,12 @@ impl Kind {
 /// hostile input must not make it allocate without bound.
 pub const MAX_PLUGIN_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Reads a plugin file, refusing one larger than [`MAX_PLUGIN_BYTES`].
-fn read_bounded(path: &Path) -> Result<Vec<u8>, Failure> {
+/// Reads an input file (plugin or policy), refusing one larger than
+/// [`MAX_PLUGIN_BYTES`].
+pub fn read_bounded(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
     use std::io::Read;
     let cannot = |e: std::io::Error| {
-        Failure::input(format!("cannot read {}: {e}", path.display()))
+        Failure::input(format!("cannot read {what}{}: {e}", path.display()))
             .hint("check the path and its permissions")
     };
     let file = std::fs::File::open(path).map_err(cannot)?;
@@ -48,7 +50,7 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, Failure> {
         .map_err(cannot)?;
     if bytes.len() as u64 > MAX_PLUGIN_BYTES {
         return Err(Failure::input(format!(
-            "{}: larger than {} MiB, the most a plugin file may be",
+            "{what}{}: larger than {} MiB, the most an input file may be",
             path.display(),
             MAX_PLUGIN_BYTES >> 20
         ))
@@ -60,8 +62,9 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, Failure> {
 /// Reads and decodes (or assembles) the module in `path`, without verifying it.
 pub fn load_module(path: &Path) -> Result<Module, Failure> {
     let kind = Kind::of(path)?;
-    let bytes = read_bounded(path)?;
+    let bytes = read_bounded(path, "")?;
     match kind {
+        Kind::Source => compile(path, &bytes),
         Kind::Binary => format::decode(&bytes).map_err(|e| {
             Failure::input(format!("{}: {e}", path.display())).hint(
                 "the file is not a valid ChronicleVM module; rebuild it with `chronicle build`",
@@ -81,6 +84,55 @@ pub fn load_module(path: &Path) -> Result<Module, Failure> {
             })
         }
     }
+}
+
+/// The file name diagnostics show for `path`.
+fn display_name(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Compiles `.chr` source; compile errors come back rendered, all of them.
+fn compile(path: &Path, bytes: &[u8]) -> Result<Module, Failure> {
+    let name = display_name(path);
+    chronicle_lang::compile_bytes(&name, bytes)
+        .map_err(|diagnostics| compile_failure(&name, bytes, &diagnostics))
+}
+
+/// Type-checks `.chr` source without generating code (`chronicle check`).
+pub fn check_source(path: &Path) -> Result<(), Failure> {
+    if Kind::of(path)? != Kind::Source {
+        return Err(Failure::input(format!(
+            "{}: `check` takes a .chr source file",
+            path.display()
+        ))
+        .hint("assembly and modules are checked by `chronicle run` or `chronicle build`"));
+    }
+    let bytes = read_bounded(path, "")?;
+    let name = display_name(path);
+    chronicle_lang::check_bytes(&name, &bytes)
+        .map(|_| ())
+        .map_err(|diagnostics| compile_failure(&name, &bytes, &diagnostics))
+}
+
+fn compile_failure(
+    name: &str,
+    bytes: &[u8],
+    diagnostics: &[chronicle_lang::Diagnostic],
+) -> Failure {
+    let src = String::from_utf8_lossy(bytes);
+    let rendered = chronicle_lang::render_diagnostics(
+        name,
+        &src,
+        diagnostics,
+        chronicle_lang::RenderConfig::default(),
+    );
+    let n = diagnostics.len();
+    Failure::input(format!(
+        "{name}: {n} error{} found, nothing was run",
+        if n == 1 { "" } else { "s" }
+    ))
+    .detail(rendered)
+    .hint("fix the errors above; `chronicle check FILE.chr` type-checks without running")
 }
 
 /// Loads and verifies the plugin in `path`.

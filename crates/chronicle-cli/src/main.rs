@@ -7,18 +7,20 @@
 mod args;
 mod commands;
 mod failure;
+mod host;
 mod load;
 
-use args::{Cli, Command};
-use clap::Parser;
+use args::Command;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = args::parse();
     let outcome = match &cli.command {
         Command::Run(a) => commands::run(a),
+        Command::Caps(a) => commands::caps(a),
         Command::Build(a) => commands::build(a),
         Command::Disasm(a) => commands::disasm(a),
+        Command::Check(a) => commands::check(a),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

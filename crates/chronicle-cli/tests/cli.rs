@@ -300,7 +300,11 @@ fn an_oversized_plugin_file_is_refused_without_reading_it_all() {
     file.set_len(65 * 1024 * 1024).unwrap(); // sparse: costs no disk
     let out = run(&["run", &huge.to_string_lossy()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("larger than 64 MiB"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("larger than 64 MiB"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -355,4 +359,649 @@ fn a_plugin_importing_capabilities_is_refused_before_running() {
         "{err}"
     );
     assert!(out.stdout.is_empty());
+}
+
+// ---- capabilities and policies (plugins under tests/caps/) ----
+
+fn caps_plugin(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/caps")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Runs `chronicle args...` in `dir` with extra environment variables.
+fn run_in(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    chronicle()
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .expect("chronicle runs")
+}
+
+/// A directory holding `policy.toml` with `text`.
+fn policy_dir(text: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("policy.toml"), text).unwrap();
+    tmp
+}
+
+/// A sandbox for the file-system capabilities: `data/` is granted, and
+/// outside it sit a canary file, a FIFO (opening it for reading would block
+/// until a writer comes, so a run that opened it would hang) and symlinks
+/// from inside `data/` to both.
+fn fs_sandbox() -> tempfile::TempDir {
+    let tmp = policy_dir(
+        "[capabilities.\"env.get@1\"]\ndecision = \"grant\"\n\n\
+         [capabilities.\"fs.read@1\"]\ndecision = \"grant\"\npaths = [\"data/**\"]\n\n\
+         [capabilities.\"fs.list@1\"]\ndecision = \"grant\"\npaths = [\"data/**\"]\n",
+    );
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("data/sub")).unwrap();
+    std::fs::write(root.join("data/app.log"), "INFO ok\nERROR boom\n").unwrap();
+    std::fs::write(root.join("data/sub/nested.txt"), "nested").unwrap();
+    std::fs::write(root.join("canary.txt"), "CANARY-SECRET").unwrap();
+    let fifo = Command::new("mkfifo")
+        .arg(root.join("canary.fifo"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(fifo.success());
+    std::os::unix::fs::symlink("../canary.txt", root.join("data/escape")).unwrap();
+    std::os::unix::fs::symlink("../canary.fifo", root.join("data/escape-fifo")).unwrap();
+    std::os::unix::fs::symlink("sub", root.join("data/inner")).unwrap();
+    tmp
+}
+
+/// `chronicle args...` in `dir` with `CHR_PATH=path`, killed after 20 s (a
+/// run that opened the canary FIFO would block forever).
+fn run_with_path(dir: &Path, plugin: &str, path: &str) -> Output {
+    let child = chronicle()
+        .current_dir(dir)
+        .env("CHR_PATH", path)
+        .args(["run", &caps_plugin(plugin), "--policy", "policy.toml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chronicle starts");
+    let id = child.id();
+    let (done, waiting) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match waiting.recv_timeout(std::time::Duration::from_secs(20)) {
+        Ok(out) => out.expect("chronicle finishes"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
+            panic!("reading {path:?} hung: something opened the canary FIFO outside the scope");
+        }
+    }
+}
+
+#[test]
+fn scope_escapes_are_refused_and_nothing_outside_is_read() {
+    let tmp = fs_sandbox();
+    let root = tmp.path();
+    let canary = root.join("canary.txt").to_string_lossy().into_owned();
+    let fifo = root.join("canary.fifo").to_string_lossy().into_owned();
+    let escapes = [
+        "../canary.txt",
+        "data/../canary.txt",
+        "data/sub/../../canary.txt",
+        canary.as_str(),
+        fifo.as_str(),
+        "data/escape",
+        "data/escape-fifo",
+        "canary.fifo",
+        "/etc/passwd",
+        "data/nope/../../canary.txt",
+    ];
+    for path in escapes {
+        let out = run_with_path(root, "read_from_env.chasm", path);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{path}: {err}");
+        let first = err.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with(&format!(
+                "error: capability error: fs.read@1.0: path {path:?} is outside the granted scope"
+            )),
+            "{path}: {err}"
+        );
+        assert!(first.contains(" at line 11 "), "{path}: {err}");
+        assert!(out.stdout.is_empty(), "{path}");
+        assert!(!err.contains("CANARY-SECRET"), "{path}");
+    }
+    // Inside the scope: plain reads, `..` that stays inside, a symlink that stays inside.
+    for (path, want) in [
+        ("data/app.log", "\"INFO ok\\nERROR boom\\n\""),
+        ("data/sub/../app.log", "\"INFO ok\\nERROR boom\\n\""),
+        ("./data/inner/nested.txt", "\"nested\""),
+    ] {
+        let out = run_with_path(root, "read_from_env.chasm", path);
+        assert_eq!(out.status.code(), Some(0), "{path}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim_end(), want, "{path}");
+    }
+    // A missing file in scope is reported as missing; a directory is not a file.
+    let out = run_with_path(root, "read_from_env.chasm", "data/missing.log");
+    assert!(text(&out.stderr).contains(
+        "capability error: fs.read@1.0: cannot read \"data/missing.log\": no such file or directory at line 11"
+    ));
+    let out = run_with_path(root, "read_from_env.chasm", "data/sub");
+    assert!(text(&out.stderr).contains("it is a directory"));
+    // Listing: sorted names, the scope's directory only.
+    let out = run_with_path(root, "list_from_env.chasm", "data");
+    assert_eq!(
+        text(&out.stdout).trim_end(),
+        r#"["app.log", "escape", "escape-fifo", "inner", "sub"]"#
+    );
+    for path in [".", "..", "data/.."] {
+        let out = run_with_path(root, "list_from_env.chasm", path);
+        assert_eq!(out.status.code(), Some(1), "{path}");
+        assert!(
+            text(&out.stderr).contains(&format!(
+                "capability error: fs.list@1.0: path {path:?} is outside the granted scope"
+            )),
+            "{path}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn fs_read_is_bounded_by_the_string_bytes_limit() {
+    let tmp = fs_sandbox();
+    let big = vec![b'x'; 64 * 1024];
+    std::fs::write(tmp.path().join("data/big.txt"), &big).unwrap();
+    let out = run_in(
+        tmp.path(),
+        &[("CHR_PATH", "data/big.txt")],
+        &[
+            "run",
+            &caps_plugin("read_from_env.chasm"),
+            "--policy",
+            "policy.toml",
+            "--string-bytes",
+            "1000",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(
+            "capability error: fs.read@1.0: cannot read \"data/big.txt\": it is 65536 bytes, over the string_bytes limit (1000)"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn caps_prints_the_negotiation_table_without_running() {
+    let tmp = policy_dir(
+        "[capabilities.\"log.write@1\"]\ndecision = \"grant\"\n\n\
+         [capabilities.\"kv.get@1\"]\ndecision = \"mock\"\nreturns = [\"7\", \"8\"]\n\n\
+         [capabilities.\"kv.put@1\"]\ndecision = \"grant\"\n",
+    );
+    let plugin = caps_plugin("log_and_kv.chasm");
+    let args = ["caps", plugin.as_str(), "--policy", "policy.toml"];
+    let out = run_in(tmp.path(), &[], &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "\
+import                    offered  decision  scope
+log.write@1.0 (str, str)  1.0      grant     -
+kv.get@1.0 (str) -> str   1.0      mock      returns \"7\", \"8\" (the last repeats)
+kv.put@1.0 (str, str)     1.0      grant     no store: calls fail (pass --kv-store FILE)
+"
+    );
+    // Nothing ran: no log line, no store written.
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+    let mut with_store = args.to_vec();
+    with_store.extend(["--kv-store", "state.json"]);
+    let out = run_in(tmp.path(), &[], &with_store);
+    assert!(
+        text(&out.stdout).contains("kv.put@1.0 (str, str)     1.0      grant     store state.json")
+    );
+    assert!(!tmp.path().join("state.json").exists());
+    // A plugin without imports.
+    let out = run(&["caps", &example("fib.chasm")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "no capabilities imported\n");
+}
+
+#[test]
+fn caps_lists_every_negotiation_problem_and_exits_2() {
+    let tmp = policy_dir(
+        "[capabilities.\"log.write@1\"]\ndecision = \"deny\"\n\n\
+         [capabilities.\"kv.get@1\"]\ndecision = \"mock\"\nreturns = 5\n",
+    );
+    let plugin = caps_plugin("log_and_kv.chasm");
+    for command in ["caps", "run"] {
+        let out = run_in(
+            tmp.path(),
+            &[],
+            &[command, &plugin, "--policy", "policy.toml"],
+        );
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        assert!(out.stdout.is_empty(), "{command}");
+        assert_eq!(
+            text(&out.stderr),
+            "\
+error: capability negotiation failed: 3 problems
+  capability log.write@1.0: denied by the policy (policy.toml:1)
+  capability kv.get@1.0: policy.toml:6:11: capabilities.\"kv.get@1\".returns: expected str, found an integer
+  capability kv.put@1.0: denied: the policy does not name kv.put@1 (deny by default)
+  hint: fix the policy or the plugin's imports; `chronicle caps PLUGIN --policy P` shows the negotiation
+",
+            "{command}"
+        );
+    }
+}
+
+#[test]
+fn a_failed_negotiation_runs_no_plugin_instruction_counted_by_side_effects() {
+    // log_and_kv's first instructions log a line and its third writes the
+    // store: with kv.put denied, neither may happen.
+    let tmp = policy_dir(
+        "[capabilities.\"log.write@1\"]\ndecision = \"grant\"\n\n\
+         [capabilities.\"kv.get@1\"]\ndecision = \"grant\"\n",
+    );
+    let plugin = caps_plugin("log_and_kv.chasm");
+    let args = [
+        "run",
+        plugin.as_str(),
+        "--policy",
+        "policy.toml",
+        "--kv-store",
+        "kv.json",
+        "--json",
+    ];
+    let out = run_in(tmp.path(), &[], &args);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("capability kv.put@1.0: denied"), "{err}");
+    assert!(!err.contains("[info]"), "log.write ran: {err}");
+    assert!(out.stdout.is_empty());
+    assert!(!tmp.path().join("kv.json").exists(), "kv.put ran");
+    // Granted, the same run logs, writes, and counts its instructions.
+    std::fs::write(
+        tmp.path().join("policy.toml"),
+        "[capabilities.\"log.write@1\"]\ndecision = \"grant\"\n\
+         [capabilities.\"kv.get@1\"]\ndecision = \"grant\"\n\
+         [capabilities.\"kv.put@1\"]\ndecision = \"grant\"\n",
+    )
+    .unwrap();
+    let out = run_in(tmp.path(), &[], &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["instructions"], 8);
+    assert_eq!(text(&out.stderr), "[info] plugin started\n");
+    assert!(tmp.path().join("kv.json").exists());
+}
+
+#[test]
+fn mocks_return_the_policy_values_in_order_and_the_last_repeats() {
+    let tmp = policy_dir(
+        "[capabilities.\"clock.now@1\"]\ndecision = \"mock\"\nreturns = [1700000000, 1700000042, 7]\n",
+    );
+    let plugin = caps_plugin("clock_five_times.chasm");
+    for _ in 0..2 {
+        let out = run_in(
+            tmp.path(),
+            &[],
+            &["run", &plugin, "--policy", "policy.toml"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "[1700000000, 1700000042, 7, 7, 7]\n");
+    }
+    // A single value is every call's result.
+    std::fs::write(
+        tmp.path().join("policy.toml"),
+        "[capabilities.\"clock.now@1\"]\ndecision = \"mock\"\nreturns = 5\n",
+    )
+    .unwrap();
+    let out = run_in(
+        tmp.path(),
+        &[],
+        &["run", &plugin, "--policy", "policy.toml"],
+    );
+    assert_eq!(text(&out.stdout), "[5, 5, 5, 5, 5]\n");
+    // A mocked fs.read reads nothing: the path does not even exist.
+    let tmp = policy_dir(
+        "[capabilities.\"env.get@1\"]\ndecision = \"mock\"\nreturns = \"/no/such/file\"\n\n\
+         [capabilities.\"fs.read@1\"]\ndecision = \"mock\"\nreturns = [\"first\", \"then this\"]\n",
+    );
+    let out = run_in(
+        tmp.path(),
+        &[],
+        &[
+            "run",
+            &caps_plugin("read_from_env.chasm"),
+            "--policy",
+            "policy.toml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "\"first\"\n");
+}
+
+#[test]
+fn capability_errors_are_runtime_errors_with_the_source_line() {
+    let tmp = policy_dir(
+        "[capabilities.\"random.int@1\"]\ndecision = \"grant\"\n\n\
+         [capabilities.\"log.write@1\"]\ndecision = \"grant\"\n\n\
+         [capabilities.\"kv.get@1\"]\ndecision = \"deny\"\noptional = true\n\n\
+         [capabilities.\"kv.put@1\"]\ndecision = \"grant\"\n",
+    );
+    let cases = [
+        (
+            "random_bounds.chasm",
+            "error: capability error: random.int@1.0: empty range: lo (5) is greater than hi (3); both bounds are inclusive at line 14 (in `main`, pc 13)",
+        ),
+        (
+            "log_and_kv.chasm",
+            "error: capability error: kv.get@1.0: denied by the policy (policy.toml:7; optional) at line 13 (in `main`, pc 4)",
+        ),
+    ];
+    for (plugin, want) in cases {
+        let plugin = caps_plugin(plugin);
+        let out = run_in(
+            tmp.path(),
+            &[],
+            &["run", &plugin, "--policy", "policy.toml"],
+        );
+        assert_eq!(out.status.code(), Some(1), "{plugin}");
+        assert!(out.stdout.is_empty());
+        let err = text(&out.stderr);
+        let first = err
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_default();
+        assert_eq!(first, want, "{plugin}: {err}");
+        assert!(err.contains("  hint: "), "{err}");
+    }
+    // The JSON form names the kind and the line.
+    let out = run_in(
+        tmp.path(),
+        &[],
+        &[
+            "run",
+            &caps_plugin("random_bounds.chasm"),
+            "--policy",
+            "policy.toml",
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "capability error");
+    assert_eq!(v["error"]["line"], 14);
+}
+
+#[test]
+fn the_key_value_store_persists_between_runs_atomically() {
+    let tmp = policy_dir(
+        "[capabilities.\"log.write@1\"]\ndecision = \"grant\"\n\
+         [capabilities.\"kv.get@1\"]\ndecision = \"grant\"\n\
+         [capabilities.\"kv.put@1\"]\ndecision = \"grant\"\n",
+    );
+    let plugin = caps_plugin("log_and_kv.chasm");
+    let args = [
+        "run",
+        plugin.as_str(),
+        "--policy",
+        "policy.toml",
+        "--kv-store",
+        "kv.json",
+    ];
+    let first = run_in(tmp.path(), &[], &args);
+    assert_eq!(text(&first.stdout), "\"\"\n", "{}", text(&first.stderr));
+    let second = run_in(tmp.path(), &[], &args);
+    assert_eq!(text(&second.stdout), "\"1\"\n");
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("kv.json")).unwrap()).unwrap();
+    assert_eq!(stored, serde_json::json!({ "runs": "1" }));
+    let mut names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["kv.json", "policy.toml"],
+        "no temporary file is left"
+    );
+    // Without --kv-store there is no store: a capability error, nothing written.
+    let out = run_in(tmp.path(), &[], &args[..4]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains(
+        "capability error: kv.get@1.0: no key-value store: run with --kv-store FILE at line 13"
+    ));
+}
+
+#[test]
+fn policy_errors_name_file_line_and_key_and_exit_2() {
+    let cases = [
+        (
+            "[capabilities.\"fs.read@1\"]\ndecision = \"grant\"\npathz = [\"data/**\"]\n",
+            "policy.toml:3:1: capabilities.\"fs.read@1\".pathz: unknown key (expected decision, returns, paths or optional)",
+        ),
+        (
+            "[limits]\ninstructions = \"lots\"\n",
+            "policy.toml:2:16: limits.instructions: expected an integer, found a string",
+        ),
+        (
+            "\n[capabilities.\"fs.read@1\"]\ndecision = \"grant\"\npaths = [\"data/[a-\"]\n",
+            "policy.toml:4:10: capabilities.\"fs.read@1\".paths[0]: bad glob \"data/[a-\": unclosed `[` character class",
+        ),
+        (
+            "[capabilities.\"fs.read\"]\ndecision = \"grant\"\n",
+            "policy.toml:1:15: capabilities.\"fs.read\": malformed capability key: expected \"name@major\", e.g. \"fs.read@1\"",
+        ),
+        (
+            "[capabilities.\"clock.now@1.0\"]\ndecision = \"grant\"\n",
+            "policy.toml:1:15: capabilities.\"clock.now@1.0\": malformed capability key: tables are keyed by name@major, without the minor (write \"clock.now@1\")",
+        ),
+        (
+            "[capabilities.\"clock.now@1\"]\ndecision = \"allow\"\n",
+            "policy.toml:2:12: capabilities.\"clock.now@1\".decision: expected \"grant\", \"mock\" or \"deny\", found \"allow\"",
+        ),
+        ("[limits\n", "policy.toml:1:8: unclosed table, expected `]`"),
+    ];
+    let plugin = caps_plugin("clock_five_times.chasm");
+    for (policy, want) in cases {
+        let tmp = policy_dir(policy);
+        for command in ["run", "caps"] {
+            let out = run_in(
+                tmp.path(),
+                &[],
+                &[command, &plugin, "--policy", "policy.toml"],
+            );
+            assert_eq!(out.status.code(), Some(2), "{command} {policy:?}");
+            assert!(out.stdout.is_empty());
+            let err = text(&out.stderr);
+            assert_eq!(
+                err.lines().next().unwrap_or_default(),
+                format!("error: invalid policy: {want}"),
+                "{command} {policy:?}"
+            );
+            assert!(
+                err.contains("hint: a policy that does not parse grants nothing"),
+                "{err}"
+            );
+            assert_eq!(err.lines().count(), 2, "one line and a hint: {err}");
+        }
+    }
+    // A mock value of the wrong type is found at negotiation, in the same form.
+    let tmp =
+        policy_dir("[capabilities.\"clock.now@1\"]\ndecision = \"mock\"\nreturns = [1, \"2\"]\n");
+    let out = run_in(
+        tmp.path(),
+        &[],
+        &["run", &plugin, "--policy", "policy.toml"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains(
+        "capability clock.now@1.0: policy.toml:3:15: capabilities.\"clock.now@1\".returns[1]: expected int, found a string"
+    ));
+    // An unreadable policy.
+    let out = run(&["run", &plugin, "--policy", "/nonexistent/policy.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read policy /nonexistent/policy.toml"));
+}
+
+#[test]
+fn limits_come_from_flags_then_the_policy_then_the_defaults() {
+    let tmp = policy_dir("[limits]\ninstructions = 50\ncall_depth = 3\n");
+    let fib = example("fib.chasm");
+    let with = |extra: &[&str]| {
+        let mut args = vec!["run", fib.as_str(), "--policy", "policy.toml", "--json"];
+        args.extend(extra);
+        let out = run_in(tmp.path(), &[], &args);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    // The policy's call_depth (3) stops fib before its instruction limit does.
+    let v = with(&[]);
+    assert_eq!(v["error"]["limit"], "call_depth");
+    assert_eq!(v["error"]["value"], 3);
+    // A flag overrides that one limit; the policy's instructions (50) still applies.
+    let v = with(&["--call-depth", "64"]);
+    assert_eq!(v["error"]["limit"], "instructions");
+    assert_eq!(v["error"]["value"], 50);
+    // Flags for both: the defaults of the others are irrelevant here, and fib completes.
+    let v = with(&["--call-depth", "64", "--instructions", "5000000"]);
+    assert_eq!(v["result"], 6765);
+    // --unbounded lifts the policy's limits too.
+    assert_eq!(with(&["--unbounded"])["result"], 6765);
+}
+
+#[test]
+fn the_example_policy_grants_what_the_audit_plugin_imports() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = run_in(
+        &root,
+        &[],
+        &[
+            "caps",
+            &caps_plugin("audit_imports.chasm"),
+            "--policy",
+            "examples/audit-policy.toml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "\
+import                            offered  decision  scope
+fs.read@1.0 (str) -> str          1.0      grant     paths examples/data/**
+clock.now@1.0 () -> int           1.0      mock      returns 1700000000, 1700000042 (the last repeats)
+random.int@1.0 (int, int) -> int  1.0      grant     -
+log.write@1.0 (str, str)          1.0      grant     -
+"
+    );
+}
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn the_audit_example_runs_from_source_under_its_policy() {
+    // Run from the repository root, as the README does: the policy's paths are relative to it.
+    let out = chronicle()
+        .current_dir(repo(""))
+        .args([
+            "run",
+            "examples/audit-plugin.chr",
+            "--policy",
+            "examples/audit-policy.toml",
+        ])
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(text(&out.stdout), "130\n");
+    assert!(
+        err.contains("[warn] finding (+40): the admin password is the default one"),
+        "{err}"
+    );
+}
+
+#[test]
+fn compile_errors_are_rendered_with_location_caret_and_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.chr");
+    std::fs::write(
+        &bad,
+        "fn main() -> int {\n    let count = 1;\n    return cout;\n}\n",
+    )
+    .unwrap();
+    for command in ["run", "check", "build"] {
+        let mut args = vec![command.to_string(), bad.to_string_lossy().into_owned()];
+        if command == "build" {
+            args.extend([
+                "-o".into(),
+                tmp.path().join("bad.cbc").to_string_lossy().into_owned(),
+            ]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let err = text(&out.stderr);
+        assert!(err.contains("bad.chr:3:12"), "{command}: {err}");
+        assert!(err.contains("^^^^"), "{command}: {err}");
+        assert!(err.contains("did you mean `count`?"), "{command}: {err}");
+        assert!(
+            err.contains("error: ") && err.contains("nothing was run"),
+            "{command}: {err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    assert!(
+        !tmp.path().join("bad.cbc").exists(),
+        "no module is written for a source with errors"
+    );
+}
+
+#[test]
+fn a_chr_runtime_error_names_its_source_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("div.chr");
+    std::fs::write(&p, "fn half(x: int, y: int) -> int {\n    return x / y;\n}\n\nfn main() -> int {\n    return half(1, 0);\n}\n").unwrap();
+    let out = run(&["run", &p.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("error: division by zero at line 2 "),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_accepts_a_good_source_and_refuses_other_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ok = tmp.path().join("ok.chr");
+    std::fs::write(&ok, "fn main() -> int { return 6 * 7; }\n").unwrap();
+    let out = run(&["check", &ok.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stdout.is_empty(),
+        "check runs nothing and prints no result"
+    );
+    assert_eq!(
+        run(&["check", &example("fib.chasm")]).status.code(),
+        Some(2)
+    );
+    // A compiled source runs the same as built.
+    let cbc = tmp.path().join("ok.cbc");
+    assert!(
+        run(&["build", &ok.to_string_lossy(), "-o", &cbc.to_string_lossy()])
+            .status
+            .success()
+    );
+    assert_eq!(text(&run(&["run", &cbc.to_string_lossy()]).stdout), "42\n");
 }

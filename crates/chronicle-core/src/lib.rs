@@ -28,13 +28,21 @@
 //! assert_eq!(result, Value::Int(42));
 //! ```
 //!
+//! Plugins reach the world only through capabilities. The host SDK in
+//! [`caps`] registers capabilities as Rust closures, parses a [`caps::Policy`]
+//! and negotiates a module's imports against both before anything runs; see
+//! the [`caps`] module for an end-to-end embedding, and
+//! `examples/embed.rs` for a complete program.
+//!
 //! This crate has no C dependency and depends on no other ChronicleVM crate.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod caps;
 pub mod format;
 pub mod isa;
 pub mod limits;
+mod load;
 pub mod module;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -43,7 +51,9 @@ pub mod value;
 pub mod verify;
 pub mod vm;
 
+pub use caps::{Policy, Registry};
 pub use limits::{Limit, Limits};
+pub use load::{load, LoadError};
 pub use module::Module;
 pub use value::Value;
 pub use verify::{verify, VerifiedModule, VerifyError};
