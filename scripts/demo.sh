@@ -5,6 +5,18 @@ cd "$(dirname "$0")/.."
 chronicle() { cargo run --quiet -p chronicle-cli -- "$@"; }
 step() { printf '\n\033[1m$ chronicle %s\033[0m\n' "$*"; }
 
+step caps examples/audit-plugin.chr --policy examples/audit-policy.toml
+chronicle caps examples/audit-plugin.chr --policy examples/audit-policy.toml
+
+step run examples/audit-plugin.chr --policy examples/audit-policy.toml
+chronicle run examples/audit-plugin.chr --policy examples/audit-policy.toml
+
+step "run examples/audit-plugin.chr (no policy: every capability denied, exit 2)"
+if chronicle run examples/audit-plugin.chr; then
+  echo "expected negotiation to fail without a policy" >&2
+  exit 1
+fi
+
 step run examples/asm/fib.chasm
 chronicle run examples/asm/fib.chasm
 
