@@ -1005,3 +1005,154 @@ fn check_accepts_a_good_source_and_refuses_other_files() {
     );
     assert_eq!(text(&run(&["run", &cbc.to_string_lossy()]).stdout), "42\n");
 }
+
+/// `chronicle run examples/<name>.chr --policy POLICY EXTRA...` from the
+/// repository root (policy paths are relative to it), POLICY being
+/// `examples/<name>-policy.toml` unless given: the exit code, stdout, stderr.
+fn run_example(name: &str, policy: Option<&str>, extra: &[&str]) -> (Option<i32>, String, String) {
+    let plugin = format!("examples/{name}.chr");
+    let policy = policy.map_or_else(|| format!("examples/{name}-policy.toml"), str::to_owned);
+    let out = chronicle()
+        .current_dir(repo(""))
+        .args(["run", &plugin, "--policy", &policy])
+        .args(extra)
+        .output()
+        .unwrap();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn the_log_stats_example_counts_status_classes() {
+    let (code, stdout, stderr) = run_example("log-stats", None, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "[22, 4, 11, 2]\n");
+    assert!(
+        stderr.contains(
+            "[info] 39 requests from 5 clients (1 malformed lines skipped): \
+             2xx 22, 3xx 4, 4xx 11, 5xx 2"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[warn] most 4xx responses: 45.83.64.1 (8 of 8)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[info] slowest endpoint: /api/checkout (avg 2185 ms over 2 requests)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_csv_report_example_totals_revenue_and_skips_bad_rows() {
+    let (code, stdout, stderr) = run_example("csv-report", None, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stdout,
+        "\"NA 7756.21, EU 5894.46, APAC 3086.77, LATAM 941.89, total 17679.33\"\n"
+    );
+    assert!(
+        stderr.contains("[warn] sales.csv:26: skipped: unit price is not a number: \"twelve\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[info] 23 rows in 4 regions, 4 bad rows skipped"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_config_lint_example_lists_reads_and_counts_findings() {
+    let (code, stdout, stderr) = run_example("config-lint", None, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "7\n");
+    assert!(
+        stderr.contains("[warn] cache.conf:3: open to every interface without authentication"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[info] metrics.conf: 0 finding(s)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("README.txt"),
+        "only *.conf files are linted: {stderr}"
+    );
+    assert!(stderr.contains("[info] 7 findings in 4 files"), "{stderr}");
+}
+
+#[test]
+fn the_rate_limiter_example_enforces_its_window_across_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("kv.json");
+    let store = store.to_string_lossy().into_owned();
+    // Variants of the example policy: the same client later, another client now.
+    let policy = std::fs::read_to_string(repo("examples/rate-limiter-policy.toml")).unwrap();
+    let variant = |name: &str, from: &str, to: &str| {
+        assert!(policy.contains(from), "the example policy has {from}");
+        let path = tmp.path().join(name);
+        std::fs::write(&path, policy.replace(from, to)).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let now = "returns = 1700000000000";
+    let later = |ms: u64| {
+        variant(
+            &format!("at-{ms}.toml"),
+            now,
+            &format!("returns = {}", 1_700_000_000_000 + ms),
+        )
+    };
+    let other_client = variant(
+        "other.toml",
+        "returns = \"client-42\"",
+        "returns = \"client-7\"",
+    );
+    let decide = |policy: Option<&str>| {
+        let (code, stdout, stderr) = run_example("rate-limiter", policy, &["--kv-store", &store]);
+        assert_eq!(code, Some(0), "{stderr}");
+        (stdout, stderr)
+    };
+
+    for n in 1..=3 {
+        let (stdout, stderr) = decide(None);
+        assert_eq!(stdout, "true\n", "request {n}");
+        assert!(
+            stderr.contains(&format!("[info] allow client-42: request {n} of 3 in 60 s")),
+            "{stderr}"
+        );
+    }
+    let (stdout, stderr) = decide(None);
+    assert_eq!(
+        stdout, "false\n",
+        "the fourth request in the window is denied"
+    );
+    assert!(
+        stderr.contains("[warn] deny client-42: 3 requests in the last 60 s, retry in 60 s"),
+        "{stderr}"
+    );
+    let (stdout, _) = decide(Some(&other_client));
+    assert_eq!(stdout, "true\n", "each client has its own budget");
+    let (stdout, stderr) = decide(Some(&later(30_000)));
+    assert_eq!(stdout, "false\n");
+    assert!(stderr.contains("retry in 30 s"), "{stderr}");
+    let (stdout, stderr) = decide(Some(&later(61_000)));
+    assert_eq!(
+        stdout, "true\n",
+        "the window has slid past the first requests"
+    );
+    assert!(
+        stderr.contains("[info] allow client-42: request 1 of 3 in 60 s"),
+        "{stderr}"
+    );
+
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("kv.json")).unwrap()).unwrap();
+    assert_eq!(
+        stored,
+        serde_json::json!({
+            "ratelimit:client-42": "1700000061000",
+            "ratelimit:client-42:denied": "2",
+            "ratelimit:client-7": "1700000000000",
+        })
+    );
+}
