@@ -46,6 +46,7 @@ mod load;
 pub mod module;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
 pub mod types;
 pub mod value;
 pub mod verify;

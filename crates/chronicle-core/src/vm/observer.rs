@@ -62,7 +62,30 @@ pub struct FrameView<'a> {
     pub(crate) types: &'a [Type],
 }
 
-impl FrameView<'_> {
+impl<'a> FrameView<'a> {
+    /// The integer file's value of an `int` or `bool` register (`bool` as
+    /// 0 or 1), without building a [`Value`]; `None` if `reg` is outside the
+    /// frame or holds a `str` or an array.
+    #[inline]
+    pub fn scalar(&self, reg: u16) -> Option<i64> {
+        let r = usize::from(reg);
+        match self.types.get(r)? {
+            Type::Int | Type::Bool => self.ints.get(r).copied(),
+            Type::Str | Type::Array(_) => None,
+        }
+    }
+
+    /// The reference file's value of a `str` or array register, borrowed;
+    /// `None` if `reg` is outside the frame or holds an `int` or `bool`.
+    #[inline]
+    pub fn reference(&self, reg: u16) -> Option<&'a Value> {
+        let r = usize::from(reg);
+        match self.types.get(r)? {
+            Type::Str | Type::Array(_) => self.refs.get(r),
+            Type::Int | Type::Bool => None,
+        }
+    }
+
     /// The number of registers.
     pub fn len(&self) -> usize {
         self.types.len()
@@ -75,6 +98,7 @@ impl FrameView<'_> {
 
     /// The value of register `reg`, typed by the function's register table;
     /// `None` if `reg` is outside the frame.
+    #[inline]
     pub fn get(&self, reg: u16) -> Option<Value> {
         let r = usize::from(reg);
         Some(match self.types.get(r)? {

@@ -1,0 +1,655 @@
+//! The decoding state machine: turns records back into events by following
+//! the run through the embedded module, keeping every frame's registers.
+//!
+//! This mirrors the recorder's encoder and the VM: the top frame's pc selects
+//! an instruction, its [`Effect`] says what the step record holds, and
+//! calls and returns imply `enter` and `return` events with no bytes of
+//! their own. Anything that a genuine recording cannot contain (a pop from
+//! an empty array, a step past a limit, a value of the wrong type, a record
+//! out of place) is an error, never a panic.
+//!
+//! **Bound:** the machine holds what the recorded run held, and checks the
+//! recorded limits as the VM did (call depth, frame size, array length,
+//! string bytes); values it builds from bytes are bounded by those bytes.
+
+use super::effect::{Effect, ExecMap};
+use super::encode::{tag, trap_code, Predictor};
+use super::error::{TraceError, TraceErrorKind};
+use super::event::{line, Event, EventKind, Outcome, Writes};
+use super::wire::{conforms, unzigzag, Bytes};
+use crate::limits::{Limit, Limits};
+use crate::module::{Const, Module};
+use crate::types::Type;
+use crate::value::{Array, Value};
+use crate::vm::{CapabilityError, RuntimeError, TrapKind};
+use std::rc::Rc;
+
+/// A decoded record, before it is dressed as an [`Event`] from the state.
+#[derive(Debug)]
+pub(super) enum Rec {
+    Enter { func: u16 },
+    Step { func: u16, pc: u16 },
+    Return { func: u16, value: Value },
+    Capability(Box<CapRec>),
+    Trap(Box<RuntimeError>),
+    End(Outcome),
+}
+
+/// A capability call record.
+#[derive(Debug)]
+pub(super) struct CapRec {
+    pub import: u16,
+    pub args: Vec<Value>,
+    pub outcome: Result<Value, CapabilityError>,
+}
+
+impl Rec {
+    /// The kind of event this record becomes.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Rec::Enter { .. } => EventKind::Enter,
+            Rec::Step { .. } => EventKind::Step,
+            Rec::Return { .. } => EventKind::Return,
+            Rec::Capability(_) => EventKind::Capability,
+            Rec::Trap(_) => EventKind::Trap,
+            Rec::End(_) => EventKind::End,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    func: u16,
+    pc: u16,
+    base: usize,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Start,
+    Running,
+    AfterCapOk(Value),
+    AfterCapErr,
+    Returned(Value),
+    Trapped,
+    Ended,
+    Done,
+}
+
+/// An event implied by the step before it.
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    /// The callee's frame is entered.
+    Enter { f: u16, args: usize, n: u16 },
+    /// The top frame returns the value of its register (unit if `None`).
+    Return { a: Option<u16> },
+}
+
+/// Where the decoding stands, plus everything the run holds.
+pub(super) struct Machine {
+    map: ExecMap,
+    preds: Vec<Predictor>,
+    consts: Vec<Value>,
+    regs: Vec<Value>,
+    frames: Vec<Frame>,
+    phase: Phase,
+    pending: Option<Pending>,
+    limits: Limits,
+    /// Logical events decoded so far.
+    pub events: u64,
+    /// Step events decoded so far.
+    pub steps: u64,
+    /// Whether the last event came from a record (false if it was implied).
+    pub last_had_record: bool,
+}
+
+/// What the machine needs from the byte stream beyond [`Bytes`].
+pub(super) trait Stream: Bytes {
+    /// Called before each record with the index of the event it starts.
+    fn set_event(&mut self, event: u64);
+    /// The end of the stream, after the end record: checks the footer.
+    fn finish(&mut self, events: u64, steps: u64) -> Result<(), TraceError>;
+}
+
+impl Machine {
+    pub fn new(module: &Module, limits: Limits) -> Self {
+        let map = ExecMap::new(module);
+        Machine {
+            preds: vec![Predictor::default(); map.effects.len()],
+            consts: module
+                .consts
+                .iter()
+                .map(|c| match c {
+                    Const::Str(s) => Value::str(s.as_str()),
+                    Const::Int(v) => Value::Int(*v),
+                })
+                .collect(),
+            map,
+            regs: Vec::new(),
+            frames: Vec::new(),
+            phase: Phase::Start,
+            pending: None,
+            limits,
+            events: 0,
+            steps: 0,
+            last_had_record: false,
+        }
+    }
+
+    /// Whether the stream has been read to its verified end.
+    pub fn done(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+
+    /// The live frames, outermost first: function, pc and registers.
+    pub fn frames(&self) -> impl Iterator<Item = (u16, u16, &[Value])> + '_ {
+        self.frames.iter().enumerate().map(|(k, f)| {
+            let end = self.frames.get(k + 1).map_or(self.regs.len(), |n| n.base);
+            (f.func, f.pc, &self.regs[f.base..end])
+        })
+    }
+
+    /// The next event, or `None` after the footer checked out.
+    pub fn next<S: Stream>(&mut self, s: &mut S, m: &Module) -> Result<Option<Rec>, TraceError> {
+        if let Some(p) = self.pending.take() {
+            self.last_had_record = false;
+            let rec = match p {
+                Pending::Enter { f, args, n } => self.enter(s, m, f, Some((args, n)))?,
+                Pending::Return { a } => self.ret(a),
+            };
+            self.events += 1;
+            return Ok(Some(rec));
+        }
+        match self.phase {
+            Phase::Done => return Ok(None),
+            Phase::Ended => {
+                s.finish(self.events, self.steps)?;
+                self.phase = Phase::Done;
+                return Ok(None);
+            }
+            _ => {}
+        }
+        s.set_event(self.events);
+        self.last_had_record = true;
+        let t = s.byte()?;
+        let rec = match t {
+            tag::ENTER => {
+                if !matches!(self.phase, Phase::Start) {
+                    return Err(self.bad(s, "the run is entered twice"));
+                }
+                self.phase = Phase::Running;
+                self.enter(s, m, m.entry, None)?
+            }
+            tag::CAP_OK | tag::CAP_ERR => self.capability(s, m, t == tag::CAP_OK)?,
+            tag::TRAP => self.trap(s, m)?,
+            tag::END => self.end(s)?,
+            tag::STEP | tag::STEP_TAKEN | tag::STEP_WIDE | tag::STEP_SMALL..=0xff => {
+                self.step(s, m, t)?
+            }
+            t => {
+                return Err(s.error(TraceErrorKind::BadTag {
+                    what: "event record",
+                    tag: t.into(),
+                }))
+            }
+        };
+        self.events += 1;
+        Ok(Some(rec))
+    }
+
+    /// Dresses `rec` (the event just decoded) as an [`Event`] from the state.
+    pub fn event(&self, rec: Rec, m: &Module) -> Event {
+        match rec {
+            Rec::Enter { func } => {
+                let params = self.map.funcs[usize::from(func)].params;
+                let base = self.frames.last().map_or(0, |f| f.base);
+                Event::Enter {
+                    func,
+                    args: self.regs[base..base + usize::from(params)].to_vec(),
+                }
+            }
+            Rec::Step { func, pc } => {
+                let mut writes = Writes::new();
+                if let (Some(i), Some(top)) = (self.map.index(func, pc), self.frames.last()) {
+                    let (regs, n) = self.map.effects[i].writes();
+                    for &r in &regs[..n] {
+                        let v = self.regs.get(top.base + usize::from(r)).cloned();
+                        writes.push(r, v.unwrap_or_default());
+                    }
+                }
+                Event::Step {
+                    func,
+                    pc,
+                    line: line(m, func, pc),
+                    writes,
+                }
+            }
+            Rec::Return { func, value } => Event::Return { func, value },
+            Rec::Capability(c) => Event::Capability {
+                import: c.import,
+                args: c.args,
+                outcome: c.outcome,
+            },
+            Rec::Trap(error) => Event::Trap { error: *error },
+            Rec::End(outcome) => Event::End { outcome },
+        }
+    }
+
+    fn bad<S: Stream>(&self, s: &S, what: &'static str) -> TraceError {
+        s.error(TraceErrorKind::BadEvent {
+            event: self.events,
+            what,
+        })
+    }
+
+    /// Enters `f`: with arguments `n` registers from `args` (a call), or
+    /// none (the entry function).
+    fn enter<S: Stream>(
+        &mut self,
+        s: &S,
+        m: &Module,
+        f: u16,
+        args: Option<(usize, u16)>,
+    ) -> Result<Rec, TraceError> {
+        let func = &m.funcs[usize::from(f)];
+        let too_deep = args.is_some() && self.frames.len() as u64 >= self.limits.call_depth;
+        if too_deep || func.regs.len() as u64 > self.limits.registers {
+            return Err(self.bad(s, "a frame beyond the recorded limits"));
+        }
+        let base = self.regs.len();
+        self.regs
+            .extend_from_slice(&self.map.funcs[usize::from(f)].init);
+        if let Some((from, n)) = args {
+            for j in 0..usize::from(n) {
+                self.regs[base + j] = self.regs[from + j].clone();
+            }
+        }
+        self.frames.push(Frame {
+            func: f,
+            pc: 0,
+            base,
+        });
+        Ok(Rec::Enter { func: f })
+    }
+
+    /// The top frame returns.
+    fn ret(&mut self, a: Option<u16>) -> Rec {
+        let Some(top) = self.frames.pop() else {
+            return Rec::Return {
+                func: 0,
+                value: Value::Unit,
+            };
+        };
+        let value = a.map_or(Value::Unit, |a| {
+            std::mem::take(&mut self.regs[top.base + usize::from(a)])
+        });
+        self.regs.truncate(top.base);
+        match self.frames.last_mut() {
+            Some(caller) => {
+                let i = self.map.index(caller.func, caller.pc);
+                if let Some(Effect::Call { dst: Some(d), .. }) = i.map(|i| self.map.effects[i]) {
+                    self.regs[caller.base + usize::from(d)] = value.clone();
+                }
+                caller.pc += 1;
+            }
+            None => self.phase = Phase::Returned(value.clone()),
+        }
+        Rec::Return {
+            func: top.func,
+            value,
+        }
+    }
+
+    fn step<S: Stream>(&mut self, s: &mut S, m: &Module, t: u8) -> Result<Rec, TraceError> {
+        let cap_result = match std::mem::replace(&mut self.phase, Phase::Running) {
+            Phase::Running => None,
+            Phase::AfterCapOk(v) => Some(v),
+            other => {
+                self.phase = other;
+                return Err(self.bad(s, "a step outside a running frame"));
+            }
+        };
+        let top = *self
+            .frames
+            .last()
+            .ok_or_else(|| self.bad(s, "a step with no frame"))?;
+        let (func, pc, b) = (top.func, top.pc, top.base);
+        let i = self
+            .map
+            .index(func, pc)
+            .ok_or_else(|| self.bad(s, "a step past the end of a function"))?;
+        self.steps += 1;
+        if self.steps > self.limits.instructions {
+            return Err(self.bad(s, "more steps than the instruction limit allows"));
+        }
+        let effect = self.map.effects[i];
+        let tag_fits = match effect {
+            Effect::Scalar { .. } | Effect::Loop { .. } => {
+                t == tag::STEP_WIDE || t >= tag::STEP_SMALL
+            }
+            Effect::Branch { .. } => t == tag::STEP || t == tag::STEP_TAKEN,
+            _ => t == tag::STEP,
+        };
+        if !tag_fits {
+            return Err(self.bad(s, "a step tag that does not fit the instruction"));
+        }
+        if cap_result.is_some() != matches!(effect, Effect::Cap { .. }) {
+            return Err(self.bad(s, "a capability step without its call"));
+        }
+        let regs_of = &m.funcs[usize::from(func)].regs;
+        let mut next = pc.wrapping_add(1);
+        match effect {
+            Effect::Scalar { d } | Effect::Loop { d, .. } => {
+                let zz = if t == tag::STEP_WIDE {
+                    let zz = s.varint()?;
+                    if zz < 0x80 {
+                        return Err(self.bad(s, "a wide residual that fits in the tag"));
+                    }
+                    zz
+                } else {
+                    u64::from(t & 0x7f)
+                };
+                let v = self.preds[i].value(unzigzag(zz));
+                let value = match regs_of.get(usize::from(d)) {
+                    Some(Type::Bool) if v == 0 || v == 1 => Value::Bool(v == 1),
+                    Some(Type::Int) => Value::Int(v),
+                    _ => return Err(self.bad(s, "a scalar value of the wrong type")),
+                };
+                self.regs[b + usize::from(d)] = value;
+                if let Effect::Loop { end, t, .. } = effect {
+                    if self.int(b, d) < self.int(b, end) {
+                        next = t;
+                    }
+                }
+            }
+            Effect::Branch { t: target } => {
+                if t == tag::STEP_TAKEN {
+                    next = target;
+                }
+            }
+            Effect::Full { d } => {
+                let v = s.value()?;
+                if !conforms(&v, regs_of.get(usize::from(d))) {
+                    return Err(self.bad(s, "a value of the wrong type"));
+                }
+                self.regs[b + usize::from(d)] = v;
+            }
+            Effect::Append { d, .. } => {
+                let n = s.varint()?;
+                let mut bytes = Vec::new();
+                s.take_into(n, &mut bytes)?;
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    s.error(TraceErrorKind::InvalidUtf8 {
+                        what: "appended bytes",
+                    })
+                })?;
+                let limit = self.limits.string_bytes;
+                let Value::Str(old) = &mut self.regs[b + usize::from(d)] else {
+                    return Err(self.bad(s, "an append to a register that holds no string"));
+                };
+                if (old.len() as u64).saturating_add(text.len() as u64) > limit {
+                    return Err(self.bad(s, "a string beyond the recorded limit"));
+                }
+                Rc::make_mut(old).push_str(&text);
+            }
+            Effect::Str { d, k } => {
+                let v = self.consts.get(usize::from(k)).cloned();
+                self.regs[b + usize::from(d)] = v.unwrap_or_default();
+            }
+            Effect::Copy { d, a } => {
+                self.regs[b + usize::from(d)] = self.regs[b + usize::from(a)].clone();
+            }
+            Effect::Elem { d, a, i } => {
+                let idx = self.int(b, i);
+                let item = match &self.regs[b + usize::from(a)] {
+                    Value::Array(arr) => match &**arr {
+                        Array::Ref(items) => index(items.len(), idx).map(|k| items[k].clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let item = item.ok_or_else(|| self.bad(s, "an element read that failed"))?;
+                self.regs[b + usize::from(d)] = item;
+            }
+            Effect::Push { a, v } => {
+                let x = self.regs[b + usize::from(v)].clone();
+                let limit = self.limits.array_len;
+                let ok = self.with_array(b, a, |arr| {
+                    if arr.len() as u64 >= limit {
+                        return false;
+                    }
+                    match (arr, x) {
+                        (Array::Int(items), Value::Int(x)) => items.push(x),
+                        (Array::Bool(items), Value::Bool(x)) => items.push(x),
+                        (Array::Ref(items), x @ (Value::Str(_) | Value::Array(_))) => items.push(x),
+                        _ => return false,
+                    }
+                    true
+                });
+                if !ok {
+                    return Err(self.bad(s, "a push that failed"));
+                }
+            }
+            Effect::Set { a, i, v } => {
+                let idx = self.int(b, i);
+                let x = self.regs[b + usize::from(v)].clone();
+                let ok = self.with_array(b, a, |arr| {
+                    let Some(k) = index(arr.len(), idx) else {
+                        return false;
+                    };
+                    match (arr, x) {
+                        (Array::Int(items), Value::Int(x)) => items[k] = x,
+                        (Array::Bool(items), Value::Bool(x)) => items[k] = x,
+                        (Array::Ref(items), x @ (Value::Str(_) | Value::Array(_))) => items[k] = x,
+                        _ => return false,
+                    }
+                    true
+                });
+                if !ok {
+                    return Err(self.bad(s, "an element write that failed"));
+                }
+            }
+            Effect::Pop { d, a } => {
+                let mut popped = None;
+                self.with_array(b, a, |arr| {
+                    popped = match arr {
+                        Array::Int(items) => items.pop().map(Value::Int),
+                        Array::Bool(items) => items.pop().map(Value::Bool),
+                        Array::Ref(items) => items.pop(),
+                    };
+                    true
+                });
+                let x = popped.ok_or_else(|| self.bad(s, "a pop that failed"))?;
+                self.regs[b + usize::from(d)] = x;
+            }
+            Effect::Jump { t } => next = t,
+            Effect::Call { f, a, n, .. } => {
+                self.pending = Some(Pending::Enter {
+                    f,
+                    args: b + usize::from(a),
+                    n,
+                });
+                next = pc;
+            }
+            Effect::Ret { a } => {
+                self.pending = Some(Pending::Return { a });
+                next = pc;
+            }
+            Effect::Cap { dst, .. } => {
+                if let (Some(d), Some(v)) = (dst, cap_result) {
+                    self.regs[b + usize::from(d)] = v;
+                }
+            }
+            Effect::None => {}
+        }
+        if let Some(top) = self.frames.last_mut() {
+            top.pc = next;
+        }
+        Ok(Rec::Step { func, pc })
+    }
+
+    /// The int in register `r` of the frame at `b`.
+    fn int(&self, b: usize, r: u16) -> i64 {
+        match self.regs[b + usize::from(r)] {
+            Value::Int(v) => v,
+            _ => -1,
+        }
+    }
+
+    /// Runs `f` on the array in register `r` of the frame at `b`, made
+    /// unique first (copy-on-write); false if there is no array.
+    fn with_array(&mut self, b: usize, r: u16, f: impl FnOnce(&mut Array) -> bool) -> bool {
+        match &mut self.regs[b + usize::from(r)] {
+            Value::Array(arr) => f(Rc::make_mut(arr)),
+            _ => false,
+        }
+    }
+
+    fn capability<S: Stream>(
+        &mut self,
+        s: &mut S,
+        m: &Module,
+        ok: bool,
+    ) -> Result<Rec, TraceError> {
+        if !matches!(self.phase, Phase::Running) {
+            return Err(self.bad(s, "a capability call out of place"));
+        }
+        let top = self.frames.last().copied();
+        let effect = top.and_then(|t| self.map.index(t.func, t.pc).map(|i| self.map.effects[i]));
+        let Some(Effect::Cap { c, .. }) = effect else {
+            return Err(self.bad(s, "a capability call where the code makes none"));
+        };
+        let import = s.index("import")?;
+        if import != c {
+            return Err(self.bad(s, "a capability call of another import"));
+        }
+        let sig = &m.imports[usize::from(c)].sig;
+        let n = s.varint()?;
+        if n != sig.params.len() as u64 {
+            return Err(self.bad(s, "a capability call with the wrong number of arguments"));
+        }
+        let mut args = Vec::with_capacity(sig.params.len());
+        for t in &sig.params {
+            let v = s.value()?;
+            if !conforms(&v, Some(t)) {
+                return Err(self.bad(s, "a capability argument of the wrong type"));
+            }
+            args.push(v);
+        }
+        let outcome = if ok {
+            let v = s.value()?;
+            if !conforms(&v, sig.ret.as_ref()) {
+                return Err(self.bad(s, "a capability result of the wrong type"));
+            }
+            self.phase = Phase::AfterCapOk(v.clone());
+            Ok(v)
+        } else {
+            self.phase = Phase::AfterCapErr;
+            Err(CapabilityError::new(s.string("capability error")?))
+        };
+        Ok(Rec::Capability(Box::new(CapRec {
+            import,
+            args,
+            outcome,
+        })))
+    }
+
+    fn trap<S: Stream>(&mut self, s: &mut S, m: &Module) -> Result<Rec, TraceError> {
+        if !matches!(
+            self.phase,
+            Phase::Start | Phase::Running | Phase::AfterCapOk(_) | Phase::AfterCapErr
+        ) {
+            return Err(self.bad(s, "a runtime error out of place"));
+        }
+        let code = s.byte()?;
+        let kind = match code {
+            trap_code::INTEGER_OVERFLOW => TrapKind::IntegerOverflow,
+            trap_code::DIVISION_BY_ZERO => TrapKind::DivisionByZero,
+            trap_code::INDEX_OUT_OF_RANGE => TrapKind::IndexOutOfRange,
+            trap_code::LIMIT_EXCEEDED => {
+                let l = s.byte()?;
+                let limit = match l {
+                    1 => Limit::Instructions,
+                    2 => Limit::CallDepth,
+                    3 => Limit::Registers,
+                    4 => Limit::ArrayLen,
+                    5 => Limit::StringBytes,
+                    _ => {
+                        return Err(s.error(TraceErrorKind::BadTag {
+                            what: "limit",
+                            tag: l.into(),
+                        }))
+                    }
+                };
+                TrapKind::LimitExceeded {
+                    limit,
+                    value: s.varint()?,
+                }
+            }
+            trap_code::ASSERTION_FAILED => {
+                TrapKind::AssertionFailed(s.string("assertion message")?)
+            }
+            trap_code::INVALID_NUMBER => TrapKind::InvalidNumber,
+            trap_code::INVALID_ARGUMENT => TrapKind::InvalidArgument,
+            trap_code::EMPTY_ARRAY => TrapKind::EmptyArray,
+            trap_code::CAPABILITY => TrapKind::Capability {
+                name: s.string("capability name")?,
+                reason: s.string("capability error")?,
+            },
+            trap_code::INTERNAL => {
+                // The text cannot become a `&'static str` again; it is kept
+                // only in the record.
+                s.string("internal error")?;
+                TrapKind::Internal("internal error (as recorded)")
+            }
+            _ => {
+                return Err(s.error(TraceErrorKind::BadTag {
+                    what: "runtime error kind",
+                    tag: code.into(),
+                }))
+            }
+        };
+        let func = s.index("function")?;
+        let pc = s.index("pc")?;
+        let here = self.frames.last().map_or((m.entry, 0), |f| (f.func, f.pc));
+        if (func, pc) != here {
+            return Err(self.bad(s, "a runtime error away from the current instruction"));
+        }
+        self.phase = Phase::Trapped;
+        Ok(Rec::Trap(Box::new(RuntimeError {
+            kind,
+            func,
+            func_name: m.funcs[usize::from(func)].name.clone(),
+            pc,
+            line: line(m, func, pc),
+        })))
+    }
+
+    fn end<S: Stream>(&mut self, s: &mut S) -> Result<Rec, TraceError> {
+        let status = s.byte()?;
+        let outcome = match (status, &self.phase) {
+            (0, Phase::Returned(v)) => {
+                let found = s.value()?;
+                if &found != v {
+                    return Err(self.bad(s, "an end value that is not the returned value"));
+                }
+                Outcome::Returned(found)
+            }
+            (1, Phase::Trapped) => Outcome::Failed,
+            (0 | 1, _) => return Err(self.bad(s, "an end record out of place")),
+            (t, _) => {
+                return Err(s.error(TraceErrorKind::BadTag {
+                    what: "end status",
+                    tag: t.into(),
+                }))
+            }
+        };
+        self.phase = Phase::Ended;
+        Ok(Rec::End(outcome))
+    }
+}
+
+/// `idx` as an index into `len` elements.
+fn index(len: usize, idx: i64) -> Option<usize> {
+    usize::try_from(idx).ok().filter(|&i| i < len)
+}

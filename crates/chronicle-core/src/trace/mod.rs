@@ -1,0 +1,97 @@
+//! Traces (`.ctrace`): recording a run, reading and verifying a recording,
+//! and replaying it without a live host.
+//!
+//! A trace is self-contained: its header holds the provenance (tool, plugin,
+//! policy, negotiated capabilities, limits, host, time) and the module and
+//! source themselves; its events say, per executed instruction, which
+//! registers changed to what, plus every call, return, capability call
+//! (arguments and result or error), runtime error and the end of the run.
+//! A BLAKE3 hash chain over the chunks and a footer (event count, final
+//! hash) make any modification, reordering or truncation detectable. The
+//! byte layout is specified in `docs/TRACE_FORMAT.md`, precisely enough for
+//! an independent reader.
+//!
+//! ```text
+//!  Vm + Recorder (Observer) ──> .ctrace ──> Reader::open ─> header(), events()
+//!                                        ├─> verify()  ─> Summary | TraceError
+//!                                        └─> replay()  ─> ReplayReport | Divergence
+//! ```
+//!
+//! ```
+//! # use chronicle_core::{isa::Instr, module::{Function, Module}, types::Type};
+//! use chronicle_core::trace::{self, Event, Reader, TraceHeader};
+//! use chronicle_core::{vm::NoHost, Value};
+//! # let main = Function { name: "main".into(), params: 0, regs: vec![Type::Int, Type::Int],
+//! #     ret: Some(Type::Int),
+//! #     code: vec![Instr::LoadInt { d: 0, imm: 40 }, Instr::AddImm { d: 1, a: 0, imm: 2 },
+//! #                Instr::Ret { a: 1 }],
+//! #     lines: vec![1, 1, 1] };
+//! # let module = Module { funcs: vec![main], ..Module::default() };
+//! // Record a run of `module` (here: `return 40 + 2;`).
+//! let mut header = TraceHeader::new(&module);
+//! header.plugin_name = "answer".into();
+//! let recording = trace::record(NoHost, header, Vec::new())?;
+//! assert_eq!(recording.outcome, Ok(Value::Int(42)));
+//! let bytes = recording.trace.writer;
+//!
+//! // Check it, read it, replay it.
+//! assert_eq!(trace::verify(&bytes[..])?.steps, 3);
+//! let mut reader = Reader::open(&bytes[..])?;
+//! assert_eq!(reader.header().plugin_name, "answer");
+//! let second = reader.events().nth(2).unwrap()?;
+//! assert_eq!(second.to_string(), "step f0 pc 1 (line 1) r1 = 42");
+//! assert!(matches!(second, Event::Step { .. }));
+//! assert_eq!(trace::replay(std::io::Cursor::new(&bytes))?.outcome, Ok(Value::Int(42)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! **Invariants:** this module uses only the public observer, host, value
+//! and module APIs, never VM internals. Recording allocates nothing per
+//! event and holds at most one chunk; reading holds at most one chunk plus
+//! what the recorded run held. Nothing here reads a clock: the recording
+//! time is given by the caller. Event tags are append-only, and
+//! [`TRACE_FORMAT_VERSION`] changes whenever an older reader would misread a
+//! newer trace; readers refuse versions they do not know.
+
+mod effect;
+mod encode;
+mod error;
+mod event;
+mod header;
+mod machine;
+mod reader;
+mod recorder;
+mod replay;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod wire;
+mod writer;
+
+pub use error::{hex, RecordError, TraceError, TraceErrorKind};
+pub use event::{Collector, Event, EventKind, Outcome, Writes};
+pub use header::{Decision, Hash, NegotiatedEntry, TraceHeader};
+pub use reader::{verify, EventCounts, Events, Footer, FrameState, Reader, Summary};
+pub use recorder::{record, record_with, Finished, Recorder, Recording};
+pub use replay::{replay, Divergence, ReplayError, ReplayReport};
+pub use writer::RecorderOptions;
+
+/// The first bytes of every `.ctrace` file.
+pub const MAGIC: [u8; 8] = *b"CHRTRACE";
+
+/// The trace format version this build reads and writes.
+pub const TRACE_FORMAT_VERSION: u16 = 1;
+
+/// The largest raw (uncompressed) chunk payload, and the writer's default.
+pub const MAX_CHUNK: usize = 64 * 1024;
+
+/// The largest header a reader accepts (the module, source and policy are in it).
+pub const MAX_HEADER: u64 = 1 << 30;
+
+/// Frame kind: a chunk stored as is.
+const CHUNK_RAW: u8 = 0x01;
+/// Frame kind: a chunk stored as one LZ4 block.
+const CHUNK_LZ4: u8 = 0x02;
+/// Frame kind: the footer.
+const FOOTER: u8 = 0xFF;
+/// The footer's length: kind, three `u64`s and the final hash.
+pub const FOOTER_LEN: usize = 1 + 8 * 3 + 32;

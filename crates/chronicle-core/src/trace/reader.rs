@@ -1,0 +1,645 @@
+//! The reader: opens a trace from any `io::Read`, checks the header, then
+//! streams events chunk by chunk, checking each chunk's link in the hash
+//! chain before decoding it and the footer at the end.
+//!
+//! Hardened like the module decoder: every failure is a [`TraceError`]
+//! with a kind and a byte offset, never a panic; memory is bounded by one
+//! chunk, the header, and what the recorded run itself held.
+
+use super::error::{TraceError, TraceErrorKind};
+use super::event::{Event, EventKind, Outcome};
+use super::header::{self, Hash, TraceHeader};
+use super::machine::{Machine, Rec, Stream};
+use super::wire::{Bytes, Slice};
+use super::{
+    CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_LEN, MAGIC, MAX_CHUNK, MAX_HEADER, TRACE_FORMAT_VERSION,
+};
+use crate::value::Value;
+use crate::verify::VerifiedModule;
+use crate::vm::RuntimeError;
+use std::io::{self, Read};
+
+/// The footer's numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Footer {
+    /// Chunks in the file.
+    pub chunks: u64,
+    /// Events in the stream (implied ones included).
+    pub events: u64,
+    /// Step events (instructions that completed).
+    pub steps: u64,
+    /// The end of the hash chain.
+    pub final_hash: Hash,
+}
+
+impl Footer {
+    /// Parses the [`FOOTER_LEN`] bytes of a footer (its tag first).
+    pub(super) fn parse(b: &[u8]) -> Option<Footer> {
+        if b.len() != FOOTER_LEN || b[0] != FOOTER {
+            return None;
+        }
+        let u = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
+        Some(Footer {
+            chunks: u(1),
+            events: u(9),
+            steps: u(17),
+            final_hash: b[25..57].try_into().ok()?,
+        })
+    }
+}
+
+/// The framed byte stream: chunks in, raw event bytes out.
+pub(super) struct Source<R> {
+    src: R,
+    /// File offset of the next byte of `src`.
+    offset: u64,
+    chain: Hash,
+    chunks: u64,
+    raw: Vec<u8>,
+    at: usize,
+    stored: Vec<u8>,
+    /// File offset of the chunk `raw` came from.
+    chunk_offset: u64,
+    /// Index of the event being decoded (for error reports).
+    event: u64,
+    /// When set, every byte consumed is also appended to `captured`.
+    pub capture: bool,
+    pub captured: Vec<u8>,
+    pub footer: Option<Footer>,
+}
+
+impl<R: Read> Source<R> {
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), TraceError> {
+        let at = self.offset;
+        self.src
+            .read_exact(buf)
+            .map_err(|e| TraceError::new(e.into(), at))?;
+        self.offset += buf.len() as u64;
+        Ok(())
+    }
+
+    fn read_u8(&mut self) -> Result<u8, TraceError> {
+        let mut b = [0];
+        self.read_exact(&mut b)?;
+        Ok(b[0])
+    }
+
+    /// A varint read straight from the file (frame headers), with the bytes
+    /// appended to `raw` for hashing.
+    fn frame_varint(&mut self, raw: &mut Vec<u8>) -> Result<u64, TraceError> {
+        let start = raw.len();
+        for _ in 0..10 {
+            let b = self.read_u8()?;
+            raw.push(b);
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let mut s = Slice::new(&raw[start..], self.offset - (raw.len() - start) as u64);
+        let v = s.varint()?;
+        if s.remaining() != 0 {
+            return Err(s.error(TraceErrorKind::BadVarint));
+        }
+        Ok(v)
+    }
+
+    /// Reads the next frame: a chunk into `raw`, or the footer.
+    fn next_frame(&mut self) -> Result<(), TraceError> {
+        let at = self.offset;
+        let chunk = self.chunks;
+        let bad = |what| TraceError::new(TraceErrorKind::BadChunk { chunk, what }, at);
+        let mut head = Vec::with_capacity(21);
+        let kind = self.read_u8()?;
+        head.push(kind);
+        match kind {
+            CHUNK_RAW | CHUNK_LZ4 => {}
+            FOOTER => {
+                let mut b = [0u8; FOOTER_LEN];
+                b[0] = FOOTER;
+                self.read_exact(&mut b[1..])?;
+                self.footer = Footer::parse(&b);
+                return Ok(());
+            }
+            k => {
+                return Err(TraceError::new(
+                    TraceErrorKind::BadTag {
+                        what: "frame",
+                        tag: k.into(),
+                    },
+                    at,
+                ))
+            }
+        }
+        let raw_len = self.frame_varint(&mut head)?;
+        if raw_len == 0 || raw_len > MAX_CHUNK as u64 {
+            return Err(bad("raw length out of range"));
+        }
+        let stored_len = if kind == CHUNK_LZ4 {
+            let n = self.frame_varint(&mut head)?;
+            if n == 0 || n >= raw_len {
+                return Err(bad("compressed length out of range"));
+            }
+            n
+        } else {
+            raw_len
+        };
+        let mut stored = std::mem::take(&mut self.stored);
+        stored.resize(stored_len as usize, 0);
+        self.read_exact(&mut stored)?;
+        let mut link = [0u8; 32];
+        self.read_exact(&mut link)?;
+        let chain = *blake3::Hasher::new()
+            .update(&self.chain)
+            .update(&head)
+            .update(&stored)
+            .finalize()
+            .as_bytes();
+        if chain != link {
+            return Err(TraceError::new(
+                TraceErrorKind::HashMismatch {
+                    chunk,
+                    first_event: self.event,
+                },
+                at,
+            ));
+        }
+        self.raw.clear();
+        if kind == CHUNK_LZ4 {
+            self.raw.resize(raw_len as usize, 0);
+            match lz4_flex::block::decompress_into(&stored, &mut self.raw) {
+                Ok(n) if n == raw_len as usize => {}
+                _ => {
+                    return Err(bad(
+                        "the compressed payload does not decompress to its length",
+                    ))
+                }
+            }
+        } else {
+            self.raw.extend_from_slice(&stored);
+        }
+        self.stored = stored;
+        self.chain = chain;
+        self.chunks += 1;
+        self.at = 0;
+        self.chunk_offset = at;
+        Ok(())
+    }
+
+    /// Loads the next chunk; fails if the footer comes first.
+    fn refill(&mut self) -> Result<(), TraceError> {
+        let at = self.offset;
+        self.next_frame()?;
+        if self.footer.is_some() {
+            return Err(TraceError::new(
+                TraceErrorKind::BadFooter {
+                    what: "the event stream ends before its end record",
+                },
+                at,
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Bytes for Source<R> {
+    #[inline]
+    fn byte(&mut self) -> Result<u8, TraceError> {
+        if self.at == self.raw.len() {
+            self.refill()?;
+        }
+        let b = self.raw[self.at];
+        self.at += 1;
+        if self.capture {
+            self.captured.push(b);
+        }
+        Ok(b)
+    }
+
+    fn take_into(&mut self, mut n: u64, out: &mut Vec<u8>) -> Result<(), TraceError> {
+        while n > 0 {
+            if self.at == self.raw.len() {
+                self.refill()?;
+            }
+            let k = (self.raw.len() - self.at).min(usize::try_from(n).unwrap_or(usize::MAX));
+            let part = &self.raw[self.at..self.at + k];
+            out.extend_from_slice(part);
+            if self.capture {
+                self.captured.extend_from_slice(part);
+            }
+            self.at += k;
+            n -= k as u64;
+        }
+        Ok(())
+    }
+
+    fn error(&self, kind: TraceErrorKind) -> TraceError {
+        TraceError::new(kind, self.chunk_offset)
+    }
+}
+
+impl<R: Read> Stream for Source<R> {
+    fn set_event(&mut self, event: u64) {
+        self.event = event;
+    }
+
+    fn finish(&mut self, events: u64, steps: u64) -> Result<(), TraceError> {
+        if self.at != self.raw.len() {
+            return Err(self.error(TraceErrorKind::BadEvent {
+                event: events,
+                what: "bytes after the end record",
+            }));
+        }
+        let at = self.offset;
+        self.next_frame()?;
+        let Some(f) = self.footer else {
+            return Err(TraceError::new(
+                TraceErrorKind::BadFooter {
+                    what: "a chunk follows the end record",
+                },
+                at,
+            ));
+        };
+        let mismatch = |what, recorded, actual| {
+            TraceError::new(
+                TraceErrorKind::FooterMismatch {
+                    what,
+                    recorded,
+                    actual,
+                },
+                at,
+            )
+        };
+        if f.chunks != self.chunks {
+            return Err(mismatch("chunks", f.chunks, self.chunks));
+        }
+        if f.events != events {
+            return Err(mismatch("events", f.events, events));
+        }
+        if f.steps != steps {
+            return Err(mismatch("steps", f.steps, steps));
+        }
+        if f.final_hash != self.chain {
+            return Err(TraceError::new(TraceErrorKind::FinalHashMismatch, at));
+        }
+        let mut extra = [0u8; 1];
+        loop {
+            match self.src.read(&mut extra) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {
+                    return Err(TraceError::new(TraceErrorKind::TrailingBytes, self.offset));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(TraceError::new(e.into(), self.offset)),
+            }
+        }
+    }
+}
+
+/// Reads a trace: the header at [`Reader::open`], then events one at a time.
+///
+/// An event is returned only after the chunk holding it passed its
+/// hash-chain check; the footer is checked when the stream is read to its
+/// end. So a truncated or altered trace yields its good events first and
+/// then the error: only reaching `None` proves the whole trace intact (as
+/// [`verify`] does in one call).
+///
+/// ```
+/// # use chronicle_core::{isa::Instr, module::{Function, Module}, types::Type};
+/// use chronicle_core::trace::{self, Event, Reader, TraceHeader};
+/// # let main = Function { name: "main".into(), params: 0, regs: vec![Type::Int],
+/// #     ret: Some(Type::Int), code: vec![Instr::LoadInt { d: 0, imm: 7 }, Instr::Ret { a: 0 }],
+/// #     lines: vec![1, 2] };
+/// # let module = Module { funcs: vec![main], ..Module::default() };
+/// let bytes = trace::record(chronicle_core::vm::NoHost, TraceHeader::new(&module), Vec::new())?
+///     .trace
+///     .writer;
+/// let mut reader = Reader::open(&bytes[..])?;
+/// assert_eq!(reader.module().module().funcs[0].name, "main");
+/// let events: Vec<Event> = reader.events().collect::<Result<_, _>>()?;
+/// assert!(matches!(&events[1], Event::Step { pc: 0, line: 1, .. }));
+/// assert_eq!(events.len(), 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Reader<R> {
+    header: TraceHeader,
+    module: VerifiedModule,
+    header_hash: Hash,
+    src: Source<R>,
+    machine: Machine,
+    error: Option<TraceError>,
+    counts: [u64; 6],
+    result: Option<Value>,
+    trap: Option<RuntimeError>,
+}
+
+impl<R: Read> Reader<R> {
+    /// Reads and checks the preamble and the header: magic number, format
+    /// version, header checksum, embedded hashes, the embedded module
+    /// (decoded and verified) and the code map.
+    pub fn open(mut src: R) -> Result<Self, TraceError> {
+        let mut pre = [0u8; 10];
+        let mut got = 0;
+        while got < pre.len() {
+            match src.read(&mut pre[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(TraceError::new(e.into(), got as u64)),
+            }
+        }
+        let magic_len = got.min(MAGIC.len());
+        if pre[..magic_len] != MAGIC[..magic_len] {
+            return Err(TraceError::new(TraceErrorKind::BadMagic, 0));
+        }
+        if got < pre.len() {
+            return Err(TraceError::new(TraceErrorKind::Truncated, got as u64));
+        }
+        let version = u16::from_le_bytes([pre[8], pre[9]]);
+        if version != TRACE_FORMAT_VERSION {
+            return Err(TraceError::new(
+                TraceErrorKind::UnsupportedVersion {
+                    found: version,
+                    supported: TRACE_FORMAT_VERSION,
+                },
+                8,
+            ));
+        }
+        let mut s = Source {
+            src,
+            offset: pre.len() as u64,
+            chain: [0; 32],
+            chunks: 0,
+            raw: Vec::new(),
+            at: 0,
+            stored: Vec::new(),
+            chunk_offset: 0,
+            event: 0,
+            capture: false,
+            captured: Vec::new(),
+            footer: None,
+        };
+        let mut hashed = pre.to_vec();
+        let len = s.frame_varint(&mut hashed)?;
+        if len > MAX_HEADER {
+            return Err(TraceError::new(
+                TraceErrorKind::TooLarge {
+                    what: "header length",
+                    value: len,
+                    max: MAX_HEADER,
+                },
+                pre.len() as u64,
+            ));
+        }
+        let header_at = s.offset;
+        let got = (&mut s.src).take(len).read_to_end(&mut hashed);
+        let got = got.map_err(|e| TraceError::new(e.into(), header_at))?;
+        s.offset += got as u64;
+        if (got as u64) < len {
+            return Err(TraceError::new(TraceErrorKind::Truncated, s.offset));
+        }
+        let mut check = [0u8; 32];
+        s.read_exact(&mut check)?;
+        let header_hash = *blake3::hash(&hashed).as_bytes();
+        if check != header_hash {
+            return Err(TraceError::new(
+                TraceErrorKind::HeaderHashMismatch,
+                s.offset - 32,
+            ));
+        }
+        let fields = &hashed[hashed.len() - len as usize..];
+        let parsed = header::decode(fields, header_at)?;
+        s.chain = header_hash;
+        s.chunk_offset = s.offset;
+        let machine = Machine::new(parsed.module.module(), parsed.header.limits);
+        Ok(Reader {
+            header: parsed.header,
+            module: parsed.module,
+            header_hash,
+            src: s,
+            machine,
+            error: None,
+            counts: [0; 6],
+            result: None,
+            trap: None,
+        })
+    }
+
+    /// The header, as recorded.
+    pub fn header(&self) -> &TraceHeader {
+        &self.header
+    }
+
+    /// The embedded module, decoded and verified.
+    pub fn module(&self) -> &VerifiedModule {
+        &self.module
+    }
+
+    /// BLAKE3 of the preamble and header bytes: the start of the hash chain.
+    pub fn header_hash(&self) -> Hash {
+        self.header_hash
+    }
+
+    /// Events read so far.
+    pub fn position(&self) -> u64 {
+        self.machine.events
+    }
+
+    /// The call stack after the last event read, outermost frame first:
+    /// each frame's function, pc (the instruction that runs next, or the
+    /// call it is in) and registers. For debuggers: the registers at any
+    /// event are the state after it.
+    pub fn frames(&self) -> impl Iterator<Item = FrameState<'_>> + '_ {
+        self.machine
+            .frames()
+            .map(|(func, pc, registers)| FrameState {
+                func,
+                pc,
+                registers,
+            })
+    }
+
+    /// Gives back the underlying input.
+    pub fn into_inner(self) -> R {
+        self.src.src
+    }
+
+    /// The footer, once the stream has been read to its end and checked.
+    pub fn footer(&self) -> Option<Footer> {
+        self.machine.done().then_some(self.src.footer).flatten()
+    }
+
+    /// The next event; `Ok(None)` once the whole trace has been read and
+    /// its footer checked. After an error, every call returns that error.
+    pub fn next_event(&mut self) -> Result<Option<Event>, TraceError> {
+        let rec = self.next_rec()?;
+        Ok(rec.map(|r| self.machine.event(r, self.module.module())))
+    }
+
+    /// An iterator over the remaining events; it ends after the first error.
+    pub fn events(&mut self) -> Events<'_, R> {
+        Events {
+            reader: self,
+            failed: false,
+        }
+    }
+
+    /// The next record, counted.
+    pub(super) fn next_rec(&mut self) -> Result<Option<Rec>, TraceError> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        match self.machine.next(&mut self.src, self.module.module()) {
+            Ok(rec) => {
+                if let Some(r) = &rec {
+                    self.counts[r.kind() as usize] += 1;
+                    match r {
+                        Rec::End(Outcome::Returned(v)) => self.result = Some(v.clone()),
+                        Rec::Trap(e) => self.trap = Some((**e).clone()),
+                        _ => {}
+                    }
+                }
+                Ok(rec)
+            }
+            Err(e) => {
+                self.error = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// The next record and, when capturing, the bytes it was read from
+    /// (empty for an implied event).
+    pub(super) fn next_rec_captured(&mut self) -> Result<Option<(Rec, Vec<u8>)>, TraceError> {
+        self.src.capture = true;
+        self.src.captured.clear();
+        let rec = self.next_rec()?;
+        let bytes = std::mem::take(&mut self.src.captured);
+        Ok(rec.map(|r| (r, bytes)))
+    }
+
+    /// Dresses a record just read as an event.
+    pub(super) fn dress(&self, rec: Rec) -> Event {
+        self.machine.event(rec, self.module.module())
+    }
+
+    /// The summary of a trace read to its end.
+    fn summary(&self) -> Summary {
+        let footer = self.src.footer.unwrap_or(Footer {
+            chunks: 0,
+            events: 0,
+            steps: 0,
+            final_hash: [0; 32],
+        });
+        Summary {
+            events: self.machine.events,
+            steps: self.machine.steps,
+            chunks: footer.chunks,
+            counts: EventCounts(self.counts),
+            final_hash: footer.final_hash,
+            header_hash: self.header_hash,
+            outcome: match (&self.result, &self.trap) {
+                (_, Some(e)) => Err(e.clone()),
+                (Some(v), None) => Ok(v.clone()),
+                (None, None) => Ok(Value::Unit),
+            },
+        }
+    }
+}
+
+/// One frame of the call stack, as the events so far left it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameState<'a> {
+    /// The function.
+    pub func: u16,
+    /// The next instruction to run (for a caller: its call instruction).
+    pub pc: u16,
+    /// The value of every register of the frame.
+    pub registers: &'a [Value],
+}
+
+/// The events of a [`Reader`], as an iterator.
+pub struct Events<'a, R> {
+    reader: &'a mut Reader<R>,
+    failed: bool,
+}
+
+impl<R: Read> Iterator for Events<'_, R> {
+    type Item = Result<Event, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        match self.reader.next_event() {
+            Ok(Some(e)) => Some(Ok(e)),
+            Ok(None) => None,
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Event counts per [`EventKind`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventCounts([u64; 6]);
+
+impl EventCounts {
+    /// The number of events of `kind`.
+    pub fn get(&self, kind: EventKind) -> u64 {
+        self.0[kind as usize]
+    }
+
+    /// `(kind, count)` for every kind.
+    pub fn iter(&self) -> impl Iterator<Item = (EventKind, u64)> + '_ {
+        EventKind::ALL.iter().map(|&k| (k, self.get(k)))
+    }
+}
+
+/// What [`verify`] found in an intact trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Events, implied ones included.
+    pub events: u64,
+    /// Step events (instructions that completed).
+    pub steps: u64,
+    /// Chunks.
+    pub chunks: u64,
+    /// Events per kind.
+    pub counts: EventCounts,
+    /// The end of the hash chain (as in the footer).
+    pub final_hash: Hash,
+    /// The start of the hash chain (BLAKE3 of preamble and header).
+    pub header_hash: Hash,
+    /// The recorded result, or the recorded runtime error.
+    pub outcome: Result<Value, RuntimeError>,
+}
+
+/// Checks a whole trace in one streaming pass with bounded memory: the
+/// header (checksum, embedded hashes, module, code map), every chunk's link
+/// in the hash chain, every event's structure and consistency with the
+/// module, and the footer (counts and final hash). Any modification,
+/// reordering or truncation fails with a precise [`TraceError`].
+///
+/// ```
+/// # use chronicle_core::{isa::Instr, module::{Function, Module}, types::Type};
+/// use chronicle_core::trace::{self, TraceErrorKind, TraceHeader};
+/// # let main = Function { name: "main".into(), params: 0, regs: vec![Type::Int],
+/// #     ret: Some(Type::Int), code: vec![Instr::LoadInt { d: 0, imm: 7 }, Instr::Ret { a: 0 }],
+/// #     lines: vec![1, 1] };
+/// # let module = Module { funcs: vec![main], ..Module::default() };
+/// let bytes = trace::record(chronicle_core::vm::NoHost, TraceHeader::new(&module), Vec::new())?
+///     .trace
+///     .writer;
+/// let summary = trace::verify(&bytes[..])?;
+/// assert_eq!((summary.events, summary.steps), (5, 2));
+/// let cut = trace::verify(&bytes[..bytes.len() - 1]).unwrap_err();
+/// assert_eq!(cut.kind, TraceErrorKind::Truncated);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn verify<R: Read>(src: R) -> Result<Summary, TraceError> {
+    let mut r = Reader::open(src)?;
+    while r.next_rec()?.is_some() {}
+    Ok(r.summary())
+}

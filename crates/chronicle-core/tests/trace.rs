@@ -1,0 +1,1219 @@
+//! Traces: recording, reading, integrity and replay, as a user of the
+//! `chronicle_core::trace` API sees them.
+//!
+//! The modules are built in Rust: the four benchmark workloads (fib, loop,
+//! sieve, strings, as in `crates/chronicle-bench/workloads/*.chasm`), an
+//! audit-like plugin that uses capabilities, strings, arrays and calls, and
+//! small programs that fail. The golden traces under `tests/golden/` guard
+//! the format: they must keep verifying and replaying, and recording them
+//! again must give the same bytes (`CHRONICLE_BLESS=1` rewrites them after
+//! a deliberate, versioned format change).
+
+use chronicle_core::isa::Instr;
+use chronicle_core::module::{Const, Import, Module};
+use chronicle_core::testing::valid_module;
+use chronicle_core::trace::{
+    self, testing, Collector, Decision, Event, EventKind, NegotiatedEntry, Reader, RecordError,
+    RecorderOptions, ReplayError, TraceError, TraceErrorKind, TraceHeader,
+};
+use chronicle_core::types::{Signature, Type, Version};
+use chronicle_core::value::Array;
+use chronicle_core::vm::{CapabilityError, Host, NoHost, RuntimeError, TrapKind, Vm};
+use chronicle_core::{verify, Limit, Limits, Value};
+use proptest::prelude::*;
+use std::cell::{Cell, RefCell};
+use std::io::{self, Cursor, Write};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+// ---------------------------------------------------------------- modules
+
+mod workloads;
+
+use workloads::{fib, for_sum, func, sieve, strings, sum_loop};
+
+const LOG: &str = "boot ok\nERROR disk\nwarn\nERROR net\nok";
+
+fn import(name: &str, params: Vec<Type>, ret: Option<Type>) -> Import {
+    Import {
+        name: name.into(),
+        version: Version::new(1, 0),
+        sig: Signature { params, ret },
+    }
+}
+
+/// An audit-like plugin: reads a log through `fs.read`, counts `ERROR`
+/// lines, reads the clock, logs, draws a random number, builds arrays of
+/// ints and strings (push, set, pop, get), calls a helper with an array
+/// argument, and returns a checksum. `assert_ok` false makes it fail an
+/// assertion at the end instead.
+fn audit(assert_ok: bool) -> Module {
+    use Instr::*;
+    let (i, s, b) = (Type::Int, Type::Str, Type::Bool);
+    let (ai, as_) = (Type::array_of(Type::Int), Type::array_of(Type::Str));
+    // r0 path, r1 text, r2 lines, r3 i, r4 n, r5 line, r6 needle, r7 hit,
+    // r8 hits, r9 t0, r10 msg, r11 tmp, r12 xs, r13 k, r14 lo, r15 hi,
+    // r16 rnd, r17 level, r18 msg arg, r19 words, r20 result, r21 ok
+    let regs = vec![
+        s.clone(),
+        s.clone(),
+        as_.clone(),
+        i.clone(),
+        i.clone(),
+        s.clone(),
+        s.clone(),
+        b.clone(),
+        i.clone(),
+        i.clone(),
+        s.clone(),
+        s.clone(),
+        ai.clone(),
+        i.clone(),
+        i.clone(),
+        i.clone(),
+        i.clone(),
+        s.clone(),
+        s.clone(),
+        as_,
+        i.clone(),
+        b,
+    ];
+    let main = func(
+        "main",
+        0,
+        regs,
+        Some(Type::Int),
+        vec![
+            LoadStr { d: 0, k: 0 }, // 0  path = "app.log"
+            Cap {
+                d: 1,
+                c: 0,
+                a: 0,
+                n: 1,
+            }, // 1  text = fs.read(path)
+            LoadStr { d: 11, k: 1 }, // 2  "\n"
+            Split {
+                d: 2,
+                s: 1,
+                sep: 11,
+            }, // 3  lines
+            ArrayLen { d: 4, a: 2 }, // 4  n
+            LoadStr { d: 6, k: 2 }, // 5  "ERROR"
+            LoadInt { d: 3, imm: 0 }, // 6
+            LoadInt { d: 8, imm: 0 }, // 7
+            JumpGe { a: 3, b: 4, t: 16 }, // 8
+            GetRef { d: 5, a: 2, i: 3 }, // 9  line = lines[i]
+            Contains { d: 7, s: 5, sub: 6 }, // 10
+            JumpIfNot { c: 7, t: 14 }, // 11
+            AddImm { d: 8, a: 8, imm: 1 }, // 12
+            PushRef { a: 19, v: 5 }, // 13 words.push(line)
+            AddImm { d: 3, a: 3, imm: 1 }, // 14
+            Jump { t: 8 },          // 15
+            Cap {
+                d: 9,
+                c: 1,
+                a: 0,
+                n: 0,
+            }, // 16 t0 = clock.now()
+            LoadStr { d: 10, k: 3 }, // 17 "errors: "
+            IntToStr { d: 11, a: 8 }, // 18
+            Concat {
+                d: 10,
+                a: 10,
+                b: 11,
+            }, // 19 msg += str(hits)
+            LoadStr { d: 17, k: 4 }, // 20 "info"
+            MoveRef { d: 18, a: 10 }, // 21
+            CapUnit { c: 2, a: 17, n: 2 }, // 22 log.write("info", msg)
+            LoadInt { d: 14, imm: 1 }, // 23
+            LoadInt { d: 15, imm: 6 }, // 24
+            Cap {
+                d: 16,
+                c: 3,
+                a: 14,
+                n: 2,
+            }, // 25 rnd = random.int(1, 6)
+            PushInt { a: 12, v: 8 }, // 26 xs = [hits, rnd, t0]
+            PushInt { a: 12, v: 16 }, // 27
+            PushInt { a: 12, v: 9 }, // 28
+            LoadInt { d: 13, imm: 0 }, // 29
+            SetInt {
+                a: 12,
+                i: 13,
+                v: 16,
+            }, // 30 xs[0] = rnd
+            PopInt { d: 13, a: 12 }, // 31 k = xs.pop() (t0)
+            PushInt { a: 12, v: 4 }, // 32 xs.push(n)
+            Call {
+                d: 20,
+                f: 1,
+                a: 12,
+                n: 1,
+            }, // 33 result = sum(xs)
+            Add {
+                d: 20,
+                a: 20,
+                b: 13,
+            }, // 34 result += k
+            PopRef { d: 11, a: 19 }, // 35 tmp = words.pop()
+            Concat {
+                d: 10,
+                a: 11,
+                b: 10,
+            }, // 36 msg = tmp + msg
+            StrLen { d: 13, a: 10 }, // 37
+            Add {
+                d: 20,
+                a: 20,
+                b: 13,
+            }, // 38
+            LoadBool {
+                d: 21,
+                imm: u16::from(assert_ok),
+            }, // 39
+            Assert { c: 21, m: 10 }, // 40
+            Ret { a: 20 },          // 41
+        ],
+    );
+    let sum = func(
+        "sum",
+        1,
+        vec![
+            Type::array_of(Type::Int),
+            i.clone(),
+            i.clone(),
+            i.clone(),
+            i,
+        ],
+        Some(Type::Int),
+        vec![
+            ArrayLen { d: 1, a: 0 },       // 0 n
+            LoadInt { d: 2, imm: 0 },      // 1 i
+            LoadInt { d: 3, imm: 0 },      // 2 total
+            JumpGe { a: 2, b: 1, t: 8 },   // 3
+            GetInt { d: 4, a: 0, i: 2 },   // 4
+            Add { d: 3, a: 3, b: 4 },      // 5
+            AddImm { d: 2, a: 2, imm: 1 }, // 6
+            JumpLt { a: 2, b: 1, t: 4 },   // 7
+            Ret { a: 3 },                  // 8
+        ],
+    );
+    Module {
+        consts: ["app.log", "\n", "ERROR", "errors: ", "info"]
+            .into_iter()
+            .map(|s| Const::Str(s.into()))
+            .collect(),
+        imports: vec![
+            import("fs.read", vec![Type::Str], Some(Type::Str)),
+            import("clock.now", vec![], Some(Type::Int)),
+            import("log.write", vec![Type::Str, Type::Str], None),
+            import("random.int", vec![Type::Int, Type::Int], Some(Type::Int)),
+        ],
+        funcs: vec![main, sum],
+        entry: 0,
+    }
+}
+
+/// `main() -> int { return 7 / 0; }` style failures: division by zero.
+fn divide_by_zero() -> Module {
+    use Instr::*;
+    Module {
+        funcs: vec![func(
+            "main",
+            0,
+            vec![Type::Int; 3],
+            Some(Type::Int),
+            vec![
+                LoadInt { d: 0, imm: 7 },
+                LoadInt { d: 1, imm: 0 },
+                Div { d: 2, a: 0, b: 1 },
+                Ret { a: 2 },
+            ],
+        )],
+        ..Module::default()
+    }
+}
+
+// ---------------------------------------------------------------- hosts
+
+/// The audit plugin's host: deterministic answers, a call counter, and an
+/// alarm that turns every later call into a panic.
+#[derive(Clone, Default)]
+struct ScriptHost {
+    calls: Rc<Cell<u32>>,
+    panic_now: Rc<Cell<bool>>,
+    fail_reads: bool,
+}
+
+impl Host for ScriptHost {
+    fn call(&mut self, import: u16, args: &[Value]) -> Result<Value, CapabilityError> {
+        assert!(
+            !self.panic_now.get(),
+            "a live capability call during replay"
+        );
+        self.calls.set(self.calls.get() + 1);
+        match import {
+            0 if self.fail_reads => Err(CapabilityError::new("path is outside the granted scope")),
+            0 => Ok(Value::str(LOG)),
+            1 => Ok(Value::Int(1_700_000_000_000 + i64::from(self.calls.get()))),
+            2 => Ok(Value::Unit),
+            3 => {
+                let lo = args[0].as_int().unwrap_or(0);
+                Ok(Value::Int(lo + 3))
+            }
+            _ => Err(CapabilityError::new("no such capability")),
+        }
+    }
+}
+
+/// A host that must never be called.
+struct PanicHost;
+
+impl Host for PanicHost {
+    fn call(&mut self, _import: u16, _args: &[Value]) -> Result<Value, CapabilityError> {
+        panic!("a live capability call")
+    }
+}
+
+/// A host for generated modules: a value of the import's result type,
+/// made from a counter, or now and then an error.
+struct GenHost {
+    rets: Vec<Option<Type>>,
+    n: i64,
+}
+
+impl GenHost {
+    fn new(m: &Module) -> Self {
+        GenHost {
+            rets: m.imports.iter().map(|i| i.sig.ret.clone()).collect(),
+            n: 0,
+        }
+    }
+
+    fn value(&self, t: &Type, depth: usize) -> Value {
+        let n = self.n;
+        match t {
+            Type::Int => Value::Int(n * 1_000_003 - 77),
+            Type::Bool => Value::Bool(n % 2 == 0),
+            Type::Str => Value::str(format!("v{n}é")),
+            Type::Array(e) => {
+                let len = if depth > 2 { 0 } else { (n % 3) as usize };
+                let items: Vec<Value> = (0..len).map(|_| self.value(e, depth + 1)).collect();
+                Value::Array(Rc::new(match **e {
+                    Type::Int => Array::Int(items.iter().filter_map(Value::as_int).collect()),
+                    Type::Bool => {
+                        Array::Bool(items.iter().map(|v| v == &Value::Bool(true)).collect())
+                    }
+                    _ => Array::Ref(items),
+                }))
+            }
+        }
+    }
+}
+
+impl Host for GenHost {
+    fn call(&mut self, import: u16, _args: &[Value]) -> Result<Value, CapabilityError> {
+        self.n += 1;
+        if self.n % 7 == 0 {
+            return Err(CapabilityError::new(format!("refused call {}", self.n)));
+        }
+        Ok(match self.rets.get(usize::from(import)) {
+            Some(Some(t)) => self.value(t, 0),
+            _ => Value::Unit,
+        })
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// A header with every field set.
+fn header(m: &Module, limits: Limits) -> TraceHeader {
+    let mut h = TraceHeader::new(m);
+    h.tool_version = "chronicle 0.1.0 (test)".into();
+    h.plugin_name = "audit-plugin.chr".into();
+    h.source = Some("fn main() -> int { ... }\n".into());
+    h.policy = Some("[capabilities.\"fs.read@1\"]\ndecision = \"grant\"\n".into());
+    h.capabilities = vec![
+        NegotiatedEntry {
+            name: "fs.read".into(),
+            requested: Version::new(1, 0),
+            offered: Some(Version::new(1, 2)),
+            decision: Decision::Grant,
+            scope: "paths = [\"examples/data/**\"]".into(),
+        },
+        NegotiatedEntry {
+            name: "clock.now".into(),
+            requested: Version::new(1, 0),
+            offered: None,
+            decision: Decision::Mock,
+            scope: "returns = [1700000000]".into(),
+        },
+    ];
+    h.limits = limits;
+    h.host = "test host".into();
+    h.recorded_at_ms = 1_700_000_000_123;
+    h
+}
+
+fn record_opts(
+    m: &Module,
+    host: impl Host,
+    limits: Limits,
+    options: RecorderOptions,
+) -> (Result<Value, RuntimeError>, Vec<u8>) {
+    let r = trace::record_with(host, header(m, limits), Vec::new(), options).expect("records");
+    (r.outcome, r.trace.writer)
+}
+
+fn record(m: &Module, host: impl Host, limits: Limits) -> (Result<Value, RuntimeError>, Vec<u8>) {
+    record_opts(m, host, limits, RecorderOptions::default())
+}
+
+/// The events of a live run, as the collector sees them.
+fn live_events(m: &Module, host: impl Host, limits: Limits) -> Vec<Event> {
+    let verified = verify(m.clone()).expect("verifies");
+    let mut c = Collector::new(&verified);
+    let outcome = Vm::with_observer(&verified, limits, host, &mut c).run();
+    c.finish(&outcome);
+    c.into_events()
+}
+
+fn read_events(bytes: &[u8]) -> Vec<Event> {
+    let mut r = Reader::open(bytes).expect("opens");
+    r.events().collect::<Result<_, _>>().expect("reads")
+}
+
+const UNCOMPRESSED: RecorderOptions = RecorderOptions {
+    chunk_size: 64 * 1024,
+    compress: false,
+};
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn header_round_trips_with_every_field() {
+    let m = audit(true);
+    let (_, bytes) = record(&m, ScriptHost::default(), Limits::DEFAULT);
+    let r = Reader::open(&bytes[..]).expect("opens");
+    assert_eq!(r.header(), &header(&m, Limits::DEFAULT));
+    assert_eq!(r.module().module(), &m);
+    let h = r.header();
+    assert_eq!(
+        h.module_hash(),
+        *blake3::hash(&chronicle_core::format::encode(&m)).as_bytes()
+    );
+    assert_eq!(
+        h.module_format_version(),
+        chronicle_core::format::FORMAT_VERSION
+    );
+    assert!(h.source_hash().is_some() && h.policy_hash().is_some());
+    assert_eq!(
+        h.negotiated("fs.read", Version::new(1, 0))
+            .map(|e| e.decision),
+        Some(Decision::Grant)
+    );
+}
+
+#[test]
+fn decoded_events_are_the_live_events() {
+    let cases: Vec<(Module, Limits)> = vec![
+        (audit(true), Limits::DEFAULT),
+        (audit(false), Limits::DEFAULT),
+        (fib(10), Limits::DEFAULT),
+        (sum_loop(300), Limits::DEFAULT),
+        (sieve(200), Limits::DEFAULT),
+        (strings(300), Limits::DEFAULT),
+        (for_sum(50), Limits::DEFAULT),
+        (
+            for_sum(i64::MAX),
+            Limits {
+                instructions: 333,
+                ..Limits::DEFAULT
+            },
+        ),
+        (divide_by_zero(), Limits::DEFAULT),
+        (
+            fib(12),
+            Limits {
+                call_depth: 6,
+                ..Limits::DEFAULT
+            },
+        ),
+        (
+            sum_loop(1000),
+            Limits {
+                instructions: 777,
+                ..Limits::DEFAULT
+            },
+        ),
+        (
+            sieve(100),
+            Limits {
+                array_len: 60,
+                ..Limits::DEFAULT
+            },
+        ),
+        (
+            strings(100),
+            Limits {
+                string_bytes: 50,
+                ..Limits::DEFAULT
+            },
+        ),
+    ];
+    for (m, limits) in cases {
+        let live = live_events(&m, ScriptHost::default(), limits);
+        for options in [
+            RecorderOptions::default(),
+            RecorderOptions {
+                chunk_size: 7,
+                compress: true,
+            },
+        ] {
+            let (_, bytes) = record_opts(&m, ScriptHost::default(), limits, options);
+            let decoded = read_events(&bytes);
+            assert_eq!(decoded.len(), live.len());
+            for (i, (d, l)) in decoded.iter().zip(&live).enumerate() {
+                assert_eq!(d, l, "event #{i}");
+            }
+        }
+    }
+}
+
+#[test]
+fn recording_twice_gives_identical_traces() {
+    let m = audit(true);
+    let (a_out, a) = record(&m, ScriptHost::default(), Limits::DEFAULT);
+    let (b_out, b) = record(&m, ScriptHost::default(), Limits::DEFAULT);
+    assert_eq!(a_out, b_out);
+    assert_eq!(a, b, "same module, same capability results: same bytes");
+    assert_eq!(read_events(&a), read_events(&b));
+}
+
+#[test]
+fn replay_of_a_successful_run_returns_the_recorded_result() {
+    let m = audit(true);
+    let host = ScriptHost::default();
+    let (outcome, bytes) = record(&m, host.clone(), Limits::DEFAULT);
+    let calls = host.calls.get();
+    assert_eq!(calls, 4);
+    host.panic_now.set(true);
+    let report = trace::replay(Cursor::new(&bytes)).expect("replays");
+    assert_eq!(report.outcome, outcome);
+    assert!(report.outcome.is_ok());
+    assert_eq!(report.capability_calls, 4);
+    assert_eq!(
+        host.calls.get(),
+        calls,
+        "replay made no live capability call"
+    );
+    let summary = trace::verify(&bytes[..]).expect("verifies");
+    assert_eq!(report.events, summary.events);
+    assert_eq!(report.final_hash, summary.final_hash);
+    assert_eq!(summary.counts.get(EventKind::Capability), 4);
+    assert_eq!(summary.counts.get(EventKind::End), 1);
+}
+
+#[test]
+fn replay_of_runtime_errors_returns_the_same_error() {
+    let cases: Vec<(Module, ScriptHost, &str)> = vec![
+        (audit(false), ScriptHost::default(), "assertion failed"),
+        (divide_by_zero(), ScriptHost::default(), "division by zero"),
+        (
+            audit(true),
+            ScriptHost {
+                fail_reads: true,
+                ..ScriptHost::default()
+            },
+            "capability error",
+        ),
+    ];
+    for (m, host, kind) in cases {
+        let (outcome, bytes) = record(&m, host, Limits::DEFAULT);
+        let error = outcome.clone().expect_err("fails");
+        assert_eq!(error.kind.name(), kind);
+        let report = trace::replay(Cursor::new(&bytes)).expect("replays");
+        assert_eq!(report.outcome, outcome);
+        let summary = trace::verify(&bytes[..]).expect("verifies");
+        assert_eq!(summary.outcome, outcome);
+        assert_eq!(summary.counts.get(EventKind::Trap), 1);
+    }
+}
+
+#[test]
+fn replay_of_every_limit_hit_passes() {
+    let cases = [
+        (
+            sum_loop(1000),
+            Limits {
+                instructions: 500,
+                ..Limits::DEFAULT
+            },
+            Limit::Instructions,
+        ),
+        (
+            fib(12),
+            Limits {
+                call_depth: 5,
+                ..Limits::DEFAULT
+            },
+            Limit::CallDepth,
+        ),
+        (
+            fib(3),
+            Limits {
+                registers: 4,
+                ..Limits::DEFAULT
+            },
+            Limit::Registers,
+        ),
+        (
+            sieve(100),
+            Limits {
+                array_len: 40,
+                ..Limits::DEFAULT
+            },
+            Limit::ArrayLen,
+        ),
+        (
+            strings(100),
+            Limits {
+                string_bytes: 64,
+                ..Limits::DEFAULT
+            },
+            Limit::StringBytes,
+        ),
+        (
+            audit(true),
+            Limits {
+                string_bytes: 20,
+                ..Limits::DEFAULT
+            },
+            Limit::StringBytes,
+        ),
+    ];
+    for (m, limits, limit) in cases {
+        let (outcome, bytes) = record(&m, ScriptHost::default(), limits);
+        let error = outcome.clone().expect_err("hits the limit");
+        assert!(
+            matches!(error.kind, TrapKind::LimitExceeded { limit: l, .. } if l == limit),
+            "{error}"
+        );
+        let report = trace::replay(Cursor::new(&bytes)).expect("replays");
+        assert_eq!(report.outcome, outcome);
+    }
+}
+
+#[test]
+fn replay_needs_no_host_at_all() {
+    // The recording host is armed to panic on any call after recording;
+    // replay has no host parameter, so it cannot reach one.
+    let m = audit(true);
+    let (outcome, bytes) = record(&m, ScriptHost::default(), Limits::DEFAULT);
+    let verified = verify(m).expect("verifies");
+    // A live run under a panicking host would panic at the first call.
+    let live = std::panic::catch_unwind(|| Vm::new(&verified, Limits::DEFAULT, PanicHost).run());
+    assert!(live.is_err());
+    assert_eq!(
+        trace::replay(Cursor::new(&bytes)).expect("replays").outcome,
+        outcome
+    );
+}
+
+#[test]
+fn a_changed_capability_result_is_a_divergence() {
+    // Record, then change the recorded clock value and reseal the chain:
+    // the trace verifies, but the replayed run writes another value.
+    let m = audit(true);
+    let (_, bytes) = record_opts(&m, ScriptHost::default(), Limits::DEFAULT, UNCOMPRESSED);
+    let events = read_events(&bytes);
+    let clock_index = events
+        .iter()
+        .position(|e| matches!(e, Event::Capability { import: 1, .. }))
+        .expect("a clock call");
+    let spans = testing::record_spans(&bytes).expect("spans");
+    // Stored records in order; find the clock call's record (tag 0x04, import 1).
+    let span = spans
+        .iter()
+        .find(|s| bytes[s.start] == 0x04 && bytes[s.start + 1] == 1)
+        .expect("the clock record")
+        .clone();
+    let mut forged = bytes.clone();
+    // The result is the last varint of the record: bump its low bits.
+    forged[span.end - 1] ^= 0x02;
+    let forged = testing::reseal(&forged);
+    assert!(
+        trace::verify(&forged[..]).is_ok(),
+        "a resealed trace verifies"
+    );
+    match trace::replay(Cursor::new(&forged)) {
+        Err(ReplayError::Diverged(d)) => {
+            assert!(d.index > clock_index as u64, "{d}");
+            assert!(matches!(d.expected, Some(Event::Step { .. })), "{d}");
+            assert!(d.to_string().contains("replay diverges at event #"));
+        }
+        other => panic!("expected a divergence, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_changed_capability_argument_is_a_divergence_at_that_call() {
+    let m = audit(true);
+    let (_, bytes) = record_opts(&m, ScriptHost::default(), Limits::DEFAULT, UNCOMPRESSED);
+    let spans = testing::record_spans(&bytes).expect("spans");
+    // The fs.read record: CAP_OK, import 0, 1 argument, the path "app.log".
+    let span = spans
+        .iter()
+        .find(|s| bytes[s.start] == 0x04 && bytes[s.start + 1] == 0)
+        .expect("the fs.read record")
+        .clone();
+    let at = span.start + 5; // tag, import, argc, value tag, length: then "app.log"
+    assert_eq!(bytes[at], b'a');
+    let mut forged = bytes.clone();
+    forged[at] = b'b';
+    let forged = testing::reseal(&forged);
+    trace::verify(&forged[..]).expect("a resealed trace verifies");
+    let events = read_events(&bytes);
+    let index = events
+        .iter()
+        .position(|e| matches!(e, Event::Capability { import: 0, .. }))
+        .unwrap() as u64;
+    match trace::replay(Cursor::new(&forged)) {
+        Err(ReplayError::Diverged(d)) => {
+            assert_eq!(d.index, index);
+            let Some(Event::Capability { args, .. }) = &d.expected else {
+                panic!("{d}")
+            };
+            assert_eq!(args, &vec![Value::str("bpp.log")]);
+            let Some(Event::Capability { args, outcome, .. }) = &d.found else {
+                panic!("{d}")
+            };
+            assert_eq!(args, &vec![Value::str("app.log")]);
+            assert!(
+                outcome.is_err(),
+                "the replay host refuses an unrecorded call"
+            );
+        }
+        other => panic!("expected a divergence, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_trace_whose_module_or_policy_was_swapped_fails() {
+    let m = audit(true);
+    let (_, a) = record_opts(&m, ScriptHost::default(), Limits::DEFAULT, UNCOMPRESSED);
+    // Another plugin's header in front of this run's events.
+    let other = fib(5);
+    let (_, b) = record_opts(&other, NoHost, Limits::DEFAULT, UNCOMPRESSED);
+    let header_end = |bytes: &[u8]| {
+        let r = Reader::open(bytes).expect("opens");
+        drop(r);
+        // The first chunk frame starts after the header checksum: find it
+        // as the first offset whose suffix is a[..] events.
+        let mut s = 10;
+        let mut len = 0u64;
+        let mut shift = 0;
+        loop {
+            let byte = bytes[s];
+            len |= u64::from(byte & 0x7f) << shift;
+            s += 1;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        s + len as usize + 32
+    };
+    let mut spliced = b[..header_end(&b)].to_vec();
+    spliced.extend_from_slice(&a[header_end(&a)..]);
+    let e = trace::verify(&spliced[..]).unwrap_err();
+    assert_eq!(
+        e.kind,
+        TraceErrorKind::HashMismatch {
+            chunk: 0,
+            first_event: 0
+        },
+        "{e}"
+    );
+
+    // The policy text edited in place: the header checksum fails; resealed
+    // (a forger recomputing the chain), the policy's own hash still fails.
+    let at = a
+        .windows(5)
+        .position(|w| w == b"grant")
+        .expect("the policy text is embedded");
+    let mut edited = a.clone();
+    edited[at..at + 5].copy_from_slice(b"allow");
+    let e = trace::verify(&edited[..]).unwrap_err();
+    assert_eq!(e.kind, TraceErrorKind::HeaderHashMismatch, "{e}");
+    let e = trace::verify(&testing::reseal(&edited)[..]).unwrap_err();
+    assert_eq!(
+        e.kind,
+        TraceErrorKind::ContentHashMismatch { what: "policy" },
+        "{e}"
+    );
+
+    // The module edited in place (a constant string), resealed: its hash fails.
+    let at = a
+        .windows(7)
+        .position(|w| w == b"app.log")
+        .expect("module constant");
+    let mut edited = a.clone();
+    edited[at] = b'b';
+    let e = trace::verify(&testing::reseal(&edited)[..]).unwrap_err();
+    assert_eq!(
+        e.kind,
+        TraceErrorKind::ContentHashMismatch { what: "module" },
+        "{e}"
+    );
+}
+
+/// A small trace with several chunks, compressed and not.
+fn small_traces() -> Vec<Vec<u8>> {
+    let m = audit(true);
+    [
+        RecorderOptions {
+            chunk_size: 24,
+            compress: false,
+        },
+        RecorderOptions {
+            chunk_size: 40,
+            compress: true,
+        },
+    ]
+    .into_iter()
+    .map(|o| record_opts(&m, ScriptHost::default(), Limits::DEFAULT, o).1)
+    .collect()
+}
+
+#[test]
+fn every_single_byte_change_is_detected() {
+    for bytes in small_traces() {
+        trace::verify(&bytes[..]).expect("the original verifies");
+        for i in 0..bytes.len() {
+            for mask in [0x01u8, 0x80, 0xff] {
+                let mut t = bytes.clone();
+                t[i] ^= mask;
+                let e = trace::verify(&t[..]).expect_err("a changed byte is detected");
+                // Integrity data catches every change before any decoder
+                // sees it, except in the preamble.
+                assert!(
+                    e.is_integrity()
+                        || matches!(
+                            e.kind,
+                            TraceErrorKind::BadMagic
+                                | TraceErrorKind::UnsupportedVersion { .. }
+                                | TraceErrorKind::BadVarint
+                                | TraceErrorKind::TooLarge { .. }
+                                | TraceErrorKind::BadTag { .. }
+                                | TraceErrorKind::BadChunk { .. }
+                        ),
+                    "byte {i} ^ {mask:#x}: {e}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_truncation_is_reported_as_truncated() {
+    for bytes in small_traces() {
+        for len in 0..bytes.len() {
+            let e = trace::verify(&bytes[..len]).expect_err("a cut trace fails");
+            assert_eq!(e.kind, TraceErrorKind::Truncated, "cut at {len}: {e}");
+            assert!(e.is_truncation());
+        }
+        // And every extension is refused too.
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(
+            trace::verify(&longer[..]).unwrap_err().kind,
+            TraceErrorKind::TrailingBytes
+        );
+    }
+}
+
+#[test]
+fn every_swap_of_adjacent_events_or_chunks_is_detected() {
+    let m = audit(true);
+    let (_, bytes) = record_opts(&m, ScriptHost::default(), Limits::DEFAULT, UNCOMPRESSED);
+    let spans = testing::record_spans(&bytes).expect("spans");
+    assert!(spans.len() > 50);
+    let mut swaps = 0;
+    for w in spans.windows(2) {
+        let (x, y) = (&bytes[w[0].clone()], &bytes[w[1].clone()]);
+        if x == y {
+            continue;
+        }
+        let mut t = bytes[..w[0].start].to_vec();
+        t.extend_from_slice(y);
+        t.extend_from_slice(x);
+        t.extend_from_slice(&bytes[w[1].end..]);
+        let e = trace::verify(&t[..]).expect_err("a swap is detected");
+        assert!(
+            matches!(e.kind, TraceErrorKind::HashMismatch { chunk: 0, .. }),
+            "{e}"
+        );
+        // Even with the chain recomputed, the swapped stream does not pass
+        // both the decoder's checks and replay.
+        let resealed = testing::reseal(&t);
+        if trace::verify(&resealed[..]).is_ok() {
+            assert!(trace::replay(Cursor::new(&resealed)).is_err());
+        }
+        swaps += 1;
+    }
+    assert!(swaps > 40);
+
+    // Adjacent chunks of a many-chunk trace.
+    let (_, bytes) = record_opts(
+        &m,
+        ScriptHost::default(),
+        Limits::DEFAULT,
+        RecorderOptions {
+            chunk_size: 16,
+            compress: false,
+        },
+    );
+    let mut frames = Vec::new();
+    let mut at = bytes.len() - trace::FOOTER_LEN;
+    // Walk back from the footer: each chunk is kind, varint, 16 (or fewer)
+    // bytes, 32 hash bytes. Walk forward instead, from the first chunk.
+    let first = bytes
+        .windows(2)
+        .enumerate()
+        .skip(10)
+        .find(|(_, w)| w[0] == 0x01 && w[1] == 16)
+        .map(|(i, _)| i)
+        .expect("first chunk");
+    let mut s = first;
+    while s < at {
+        let len = usize::from(bytes[s + 1]);
+        frames.push(s..s + 2 + len + 32);
+        s += 2 + len + 32;
+    }
+    at = s;
+    assert_eq!(at, bytes.len() - trace::FOOTER_LEN);
+    for (k, w) in frames.windows(2).enumerate() {
+        let mut t = bytes[..w[0].start].to_vec();
+        t.extend_from_slice(&bytes[w[1].clone()]);
+        t.extend_from_slice(&bytes[w[0].clone()]);
+        t.extend_from_slice(&bytes[w[1].end..]);
+        if t == bytes {
+            continue;
+        }
+        let e = trace::verify(&t[..]).expect_err("a chunk swap is detected");
+        assert!(
+            matches!(e.kind, TraceErrorKind::HashMismatch { chunk, .. } if chunk == k as u64),
+            "{e}"
+        );
+    }
+}
+
+/// A writer that fails after `limit` bytes, like a full disk, keeping
+/// what it wrote where the test can see it.
+struct FailingWriter {
+    limit: usize,
+    written: Rc<RefCell<Vec<u8>>>,
+}
+
+impl Write for FailingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut w = self.written.borrow_mut();
+        if w.len() >= self.limit {
+            return Err(io::Error::other("disk full"));
+        }
+        let n = buf.len().min(self.limit - w.len());
+        w.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_interrupted_write_reads_as_truncated() {
+    let m = audit(true);
+    let options = RecorderOptions {
+        chunk_size: 32,
+        compress: true,
+    };
+    let (_, full) = record_opts(&m, ScriptHost::default(), Limits::DEFAULT, options);
+    for limit in 0..full.len() {
+        let written = Rc::new(RefCell::new(Vec::new()));
+        let w = FailingWriter {
+            limit,
+            written: Rc::clone(&written),
+        };
+        match trace::Recorder::with_options(w, header(&m, Limits::DEFAULT), options) {
+            Err(RecordError::Io(_)) => {} // the header did not fit
+            Err(e) => panic!("{e}"),
+            Ok(mut rec) => {
+                let verified = rec.module().clone();
+                let host = ScriptHost::default();
+                let outcome = Vm::with_observer(&verified, Limits::DEFAULT, host, &mut rec).run();
+                assert!(outcome.is_ok());
+                assert!(matches!(rec.finish(&outcome), Err(RecordError::Io(_))));
+            }
+        }
+        let e = trace::verify(&written.borrow()[..]).expect_err("an interrupted trace fails");
+        assert_eq!(
+            e.kind,
+            TraceErrorKind::Truncated,
+            "disk full at {limit}: {e}"
+        );
+    }
+
+    // A recorder dropped before `finish` (a killed process) leaves a
+    // truncated file too.
+    let mut out = Vec::new();
+    {
+        let mut rec = trace::Recorder::new(&mut out, header(&m, Limits::DEFAULT)).unwrap();
+        let verified = rec.module().clone();
+        let _ =
+            Vm::with_observer(&verified, Limits::DEFAULT, ScriptHost::default(), &mut rec).run();
+    }
+    assert_eq!(
+        trace::verify(&out[..]).unwrap_err().kind,
+        TraceErrorKind::Truncated
+    );
+}
+
+#[test]
+fn finish_refuses_an_outcome_the_run_did_not_have() {
+    let m = fib(5);
+    let mut rec = trace::Recorder::new(Vec::new(), TraceHeader::new(&m)).unwrap();
+    let verified = rec.module().clone();
+    let outcome = Vm::with_observer(&verified, Limits::DEFAULT, NoHost, &mut rec).run();
+    assert_eq!(outcome, Ok(Value::Int(5)));
+    let wrong = Err(RuntimeError {
+        kind: TrapKind::DivisionByZero,
+        func: 0,
+        func_name: "main".into(),
+        pc: 0,
+        line: 1,
+    });
+    assert!(matches!(rec.finish(&wrong), Err(RecordError::Misuse(_))));
+}
+
+#[test]
+fn newer_versions_and_other_files_are_refused_clearly() {
+    let (_, bytes) = record(&fib(3), NoHost, Limits::DEFAULT);
+    let mut newer = bytes.clone();
+    newer[8] = 2;
+    let e = trace::verify(&newer[..]).unwrap_err();
+    assert_eq!(
+        e.kind,
+        TraceErrorKind::UnsupportedVersion {
+            found: 2,
+            supported: 1
+        }
+    );
+    assert!(e.to_string().contains("newer"), "{e}");
+    let module_bytes = chronicle_core::format::encode(&fib(3));
+    let e = trace::verify(&module_bytes[..]).unwrap_err();
+    assert_eq!(e.kind, TraceErrorKind::BadMagic);
+    assert_eq!(
+        trace::verify(&b""[..]).unwrap_err().kind,
+        TraceErrorKind::Truncated
+    );
+}
+
+#[test]
+fn a_reader_that_gets_one_byte_at_a_time_reads_the_same() {
+    struct Trickle<'a>(&'a [u8]);
+    impl io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((b, rest)), Some(slot)) => {
+                    *slot = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+    let (_, bytes) = record(&audit(true), ScriptHost::default(), Limits::DEFAULT);
+    assert_eq!(
+        trace::verify(Trickle(&bytes)).expect("verifies"),
+        trace::verify(&bytes[..]).expect("verifies")
+    );
+}
+
+/// Bytes per executed instruction on the benchmark workloads (the format's
+/// budget is 4). Times are measured by `examples/trace_cost.rs`.
+#[test]
+fn the_benchmark_workloads_cost_at_most_four_bytes_per_instruction() {
+    let cases = [
+        ("fib", fib(18)),
+        ("loop", sum_loop(40_000)),
+        ("sieve", sieve(40_000)),
+        ("strings", strings(20_000)),
+        ("for", for_sum(40_000)),
+    ];
+    for (name, m) in cases {
+        let (outcome, bytes) = record(&m, NoHost, Limits::UNBOUNDED);
+        assert!(outcome.is_ok());
+        let steps = trace::verify(&bytes[..]).expect("verifies").steps;
+        let header = Reader::open(&bytes[..]).unwrap();
+        let header_len = chronicle_core::format::encode(header.module().module()).len();
+        let per = (bytes.len() - header_len) as f64 / steps as f64;
+        println!(
+            "{name}: {steps} instructions, {} bytes, {per:.3} bytes/instruction",
+            bytes.len()
+        );
+        assert!(per <= 4.0, "{name}: {per} bytes per instruction");
+    }
+}
+
+// ---------------------------------------------------------------- golden
+
+fn golden(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+/// The golden traces and how to record them again.
+fn golden_cases() -> Vec<(&'static str, Vec<u8>)> {
+    let a = record(&audit(true), ScriptHost::default(), Limits::DEFAULT).1;
+    let b = record(
+        &fib(12),
+        NoHost,
+        Limits {
+            call_depth: 6,
+            ..Limits::DEFAULT
+        },
+    )
+    .1;
+    vec![("audit.ctrace", a), ("fib-depth-limit.ctrace", b)]
+}
+
+#[test]
+fn golden_traces_keep_verifying_replaying_and_recording_the_same() {
+    let bless = std::env::var_os("CHRONICLE_BLESS").is_some();
+    for (name, fresh) in golden_cases() {
+        let path = golden(name);
+        if bless {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &fresh).unwrap();
+        }
+        let stored = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (CHRONICLE_BLESS=1 records it)", path.display()));
+        let summary = trace::verify(&stored[..]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let report = trace::replay(Cursor::new(&stored)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(report.final_hash, summary.final_hash);
+        assert!(stored.len() < 8 * 1024, "{name} stays small");
+        assert!(
+            stored == fresh,
+            "{name}: recording the same run gives other bytes; if the format \
+             changed on purpose, bump TRACE_FORMAT_VERSION, keep reading the \
+             old version, and re-record with CHRONICLE_BLESS=1"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- properties
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128),
+    ))]
+
+    /// Any verified module: the trace verifies, decodes to the live events,
+    /// replays to the recorded outcome; a changed byte or a cut is
+    /// detected; a changed and resealed trace never panics the reader.
+    #[test]
+    fn generated_runs_record_verify_and_replay(
+        m in valid_module(),
+        compress in any::<bool>(),
+        chunk in 1usize..200,
+        flip in any::<proptest::sample::Index>(),
+        mask in 1u8..=255,
+        cut in any::<proptest::sample::Index>(),
+    ) {
+        let limits = Limits {
+            instructions: 5_000,
+            call_depth: 32,
+            registers: 512,
+            array_len: 1_000,
+            string_bytes: 4_096,
+        };
+        let options = RecorderOptions { chunk_size: chunk, compress };
+        let (outcome, bytes) = record_opts(&m, GenHost::new(&m), limits, options);
+        let summary = trace::verify(&bytes[..]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&summary.outcome.clone().map_err(|e| e.kind), &outcome.clone().map_err(|e| e.kind));
+        let live = live_events(&m, GenHost::new(&m), limits);
+        prop_assert_eq!(read_events(&bytes), live);
+        let report = trace::replay(Cursor::new(&bytes)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&report.outcome, &outcome);
+
+        let mut t = bytes.clone();
+        t[flip.index(bytes.len())] ^= mask;
+        prop_assert!(trace::verify(&t[..]).is_err());
+        let resealed = testing::reseal(&t);
+        if let Ok(mut r) = Reader::open(&resealed[..]) {
+            for e in r.events() {
+                if e.is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = trace::replay(Cursor::new(&resealed));
+
+        let len = cut.index(bytes.len());
+        let e = trace::verify(&bytes[..len]).unwrap_err();
+        prop_assert_eq!(e.kind, TraceErrorKind::Truncated);
+    }
+}
+
+/// A trace error's offset points into the file.
+#[test]
+fn errors_carry_offsets_inside_the_file() {
+    let (_, bytes) = record(&audit(true), ScriptHost::default(), Limits::DEFAULT);
+    for i in (0..bytes.len()).step_by(13) {
+        let mut t = bytes.clone();
+        t[i] ^= 0x10;
+        let e: TraceError = trace::verify(&t[..]).unwrap_err();
+        assert!(e.offset <= bytes.len() as u64, "{e}");
+    }
+}
+
+#[test]
+fn replay_reports_an_altered_trace_as_altered_not_as_a_divergence() {
+    let (_, bytes) = record(&sum_loop(100), NoHost, Limits::DEFAULT);
+    // The footer's step count lowered: replay stops early, but the reason
+    // given is the alteration.
+    let mut t = bytes.clone();
+    let at = t.len() - trace::FOOTER_LEN + 17;
+    t[at..at + 8].copy_from_slice(&3u64.to_le_bytes());
+    match trace::replay(Cursor::new(&t)) {
+        Err(ReplayError::Trace(e)) => assert!(
+            matches!(e.kind, TraceErrorKind::FooterMismatch { what: "steps", .. }),
+            "{e}"
+        ),
+        other => panic!("expected a trace error, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_reader_exposes_the_call_stack_and_its_registers() {
+    let (_, bytes) = record(&fib(5), NoHost, Limits::DEFAULT);
+    let mut r = Reader::open(&bytes[..]).unwrap();
+    let mut deepest = 0;
+    while let Some(e) = r.next_event().unwrap() {
+        let frames: Vec<_> = r.frames().collect();
+        deepest = deepest.max(frames.len());
+        if let Event::Step { func, writes, .. } = &e {
+            let top = frames.last().expect("a step runs in a frame");
+            assert_eq!(top.func, *func);
+            for (reg, v) in writes.iter() {
+                assert_eq!(&top.registers[usize::from(*reg)], v);
+            }
+        }
+    }
+    assert_eq!(deepest, 6, "main, then fib(5) down to fib(1)");
+    assert!(r.footer().is_some());
+}
