@@ -27,6 +27,18 @@ pub enum Command {
     Disasm(DisasmArgs),
     /// Type-check a .chr plugin without running it.
     Check(CheckArgs),
+    /// Run a plugin like `run`, recording a provenance-rich trace (.ctrace).
+    Trace(crate::trace_cmd::TraceArgs),
+    /// Re-execute a trace with its recorded capability results (no live host call).
+    Replay(crate::trace_cmd::ReplayArgs),
+    /// Verify a trace's integrity, replay it and check it against its policy.
+    Audit(crate::trace_cmd::AuditArgs),
+    /// Print a trace's header, provenance, statistics and raw events.
+    Inspect(crate::trace_cmd::InspectArgs),
+    /// Step through a trace both ways, with breakpoints and `why`.
+    Debug(crate::debug::DebugArgs),
+    /// Open a trace in the browser viewer (served on 127.0.0.1).
+    View(crate::view::ViewArgs),
 }
 
 /// `chronicle check`.
@@ -165,8 +177,10 @@ pub fn parse() -> Cli {
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // Every subcommand that flattens `LimitArgs` must be listed here, or its
     // limit flags would lose to the policy's `[limits]`.
-    if let (Command::Run(run), Some(("run", sub))) = (&mut cli.command, matches.subcommand()) {
-        run.limits.note_explicit(sub);
+    match (&mut cli.command, matches.subcommand()) {
+        (Command::Run(run), Some(("run", sub))) => run.limits.note_explicit(sub),
+        (Command::Trace(trace), Some(("trace", sub))) => trace.run.limits.note_explicit(sub),
+        _ => {}
     }
     cli
 }

@@ -1,12 +1,12 @@
 //! The subcommands: each turns parsed arguments into output or a [`Failure`].
 
-use crate::args::{BuildArgs, CapsArgs, CheckArgs, DisasmArgs, PolicyArgs, RunArgs};
+use crate::args::{BuildArgs, CapsArgs, CheckArgs, DisasmArgs, LimitArgs, PolicyArgs, RunArgs};
 use crate::failure::Failure;
 use crate::host::{self, HostConfig};
 use crate::load::{load_module, load_verified};
-use chronicle_core::caps::{NegotiationError, Policy};
+use chronicle_core::caps::{NegotiationError, Policy, Registry, Session};
 use chronicle_core::vm::{NoObserver, RuntimeError, TrapKind};
-use chronicle_core::{format, Limits, Value};
+use chronicle_core::{format, Limits, Value, VerifiedModule};
 use serde_json::json;
 use std::io::Write;
 
@@ -16,19 +16,65 @@ use std::io::Write;
 /// succeeds: the VM is only reachable through the negotiated session.
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let module = load_verified(&args.plugin)?;
-    let policy = load_policy(&args.policy)?;
-    let limits = args.limits.limits(&policy);
-    let config = host_config(&args.policy, limits)?;
-    let mut registry = host::builtins(&config);
-    let mut session = registry
-        .negotiate(&module, &policy)
-        .map_err(|e| negotiation_failure(&e, &args.policy))?;
-    let mut machine = session.vm(limits, NoObserver);
+    let setup = Setup::new(&args.policy, &args.limits)?;
+    let mut registry = host::builtins(&setup.config);
+    let mut session = setup.negotiate(&mut registry, &module, &args.policy)?;
+    let mut machine = session.vm(setup.limits, NoObserver);
     let outcome = machine.run();
     let executed = machine.instructions_executed();
+    print_outcome(outcome, executed, args.json)
+}
+
+/// What a run needs besides the module: the policy, the limits (flags,
+/// then the policy's `[limits]`, then the defaults) and the host's
+/// configuration. Shared by `run` and `trace`, so that a traced run is
+/// exactly a run.
+pub struct Setup {
+    /// The policy of `--policy` (deny-all without one).
+    pub policy: Policy,
+    /// The run's limits.
+    pub limits: Limits,
+    /// What the built-in capabilities need.
+    pub config: HostConfig,
+}
+
+impl Setup {
+    /// Reads the policy and works out the limits and the host configuration.
+    pub fn new(policy: &PolicyArgs, limits: &LimitArgs) -> Result<Setup, Failure> {
+        let parsed = load_policy(policy)?;
+        let limits = limits.limits(&parsed);
+        let config = host_config(policy, limits)?;
+        Ok(Setup {
+            policy: parsed,
+            limits,
+            config,
+        })
+    }
+
+    /// Negotiates `module`'s imports with `registry` under the policy:
+    /// nothing runs unless this succeeds.
+    pub fn negotiate<'r, 'a, 'm>(
+        &self,
+        registry: &'r mut Registry<'a>,
+        module: &'m VerifiedModule,
+        args: &PolicyArgs,
+    ) -> Result<Session<'r, 'a, 'm>, Failure> {
+        registry
+            .negotiate(module, &self.policy)
+            .map_err(|e| negotiation_failure(&e, args))
+    }
+}
+
+/// Prints a run's outcome as `run` does (the result literal, or one JSON
+/// object with `json`); a runtime error becomes a runtime failure (exit 1).
+pub fn print_outcome(
+    outcome: Result<Value, RuntimeError>,
+    executed: u64,
+    json: bool,
+) -> Result<(), Failure> {
     match outcome {
         Ok(value) => {
-            if args.json {
+            if json {
                 print_line(&json!({ "ok": true, "result": to_json(&value), "literal": value.to_string(), "instructions": executed }).to_string());
             } else if value != Value::Unit {
                 print_line(&value.to_string());
@@ -36,7 +82,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             Ok(())
         }
         Err(error) => {
-            if args.json {
+            if json {
                 print_line(
                     &json!({ "ok": false, "error": error_json(&error), "instructions": executed })
                         .to_string(),
@@ -85,7 +131,7 @@ fn load_policy(args: &PolicyArgs) -> Result<Policy, Failure> {
     })
 }
 
-fn host_config(args: &PolicyArgs, limits: Limits) -> Result<HostConfig, Failure> {
+pub fn host_config(args: &PolicyArgs, limits: Limits) -> Result<HostConfig, Failure> {
     let cwd = std::env::current_dir()
         .and_then(|d| d.canonicalize())
         .map_err(|e| Failure::input(format!("cannot resolve the current directory: {e}")))?;
@@ -146,7 +192,7 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure>
     })
 }
 
-fn runtime_failure(error: &RuntimeError) -> Failure {
+pub fn runtime_failure(error: &RuntimeError) -> Failure {
     let hint = match &error.kind {
         TrapKind::LimitExceeded { limit, .. } => {
             format!(
@@ -165,7 +211,7 @@ fn runtime_failure(error: &RuntimeError) -> Failure {
     Failure::runtime(error).hint(hint)
 }
 
-fn error_json(error: &RuntimeError) -> serde_json::Value {
+pub fn error_json(error: &RuntimeError) -> serde_json::Value {
     let mut obj = json!({
         "kind": error.kind.name(),
         "message": error.kind.to_string(),
@@ -181,7 +227,7 @@ fn error_json(error: &RuntimeError) -> serde_json::Value {
 }
 
 /// A value as JSON: unit is `null`.
-fn to_json(value: &Value) -> serde_json::Value {
+pub fn to_json(value: &Value) -> serde_json::Value {
     match value {
         Value::Unit => serde_json::Value::Null,
         Value::Int(v) => json!(v),
@@ -194,7 +240,7 @@ fn to_json(value: &Value) -> serde_json::Value {
 }
 
 /// Prints one line on stdout; a closed pipe is not an error.
-fn print_line(line: &str) {
+pub fn print_line(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
 }

@@ -26,6 +26,9 @@ pub enum Class {
     Runtime,
     /// Bad usage or bad input: a file, a module, a verification or negotiation failure (exit 2).
     Input,
+    /// An audit or replay found a mismatch: an altered, truncated or
+    /// diverging trace, or a policy violation (exit 3).
+    Audit,
 }
 
 impl Failure {
@@ -49,6 +52,16 @@ impl Failure {
         }
     }
 
+    /// An audit or replay mismatch (exit 3).
+    pub fn audit(message: impl fmt::Display) -> Self {
+        Failure {
+            class: Class::Audit,
+            message: message.to_string(),
+            hint: None,
+            detail: None,
+        }
+    }
+
     /// Adds rendered diagnostics to print above the error line.
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
@@ -66,6 +79,7 @@ impl Failure {
         ExitCode::from(match self.class {
             Class::Runtime => 1,
             Class::Input => 2,
+            Class::Audit => 3,
         })
     }
 

@@ -1,4 +1,4 @@
-//! Loading a plugin from a file: `.chasm` assembly or `.cbc` module, verified.
+//! Loading a plugin from a file: `.chr` source, `.chasm` assembly or `.cbc` module, verified.
 
 use crate::failure::Failure;
 use chronicle_core::{format, verify, Module, VerifiedModule};
@@ -63,15 +63,34 @@ pub fn read_bounded(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
 pub fn load_module(path: &Path) -> Result<Module, Failure> {
     let kind = Kind::of(path)?;
     let bytes = read_bounded(path, "")?;
+    module_of(path, kind, &bytes)
+}
+
+/// Loads and verifies the plugin in `path`, with its source text (for a
+/// `.chr` or `.chasm` file) as read: what a trace embeds.
+pub fn load_with_source(path: &Path) -> Result<(VerifiedModule, Option<String>), Failure> {
+    let kind = Kind::of(path)?;
+    let bytes = read_bounded(path, "")?;
+    let module = verified(path, module_of(path, kind, &bytes)?)?;
+    let source = match kind {
+        Kind::Binary => None,
+        // The module compiled, so the text is UTF-8.
+        Kind::Source | Kind::Assembly => Some(String::from_utf8_lossy(&bytes).into_owned()),
+    };
+    Ok((module, source))
+}
+
+/// The module in `bytes`, read from `path`, of the given kind.
+fn module_of(path: &Path, kind: Kind, bytes: &[u8]) -> Result<Module, Failure> {
     match kind {
-        Kind::Source => compile(path, &bytes),
-        Kind::Binary => format::decode(&bytes).map_err(|e| {
+        Kind::Source => compile(path, bytes),
+        Kind::Binary => format::decode(bytes).map_err(|e| {
             Failure::input(format!("{}: {e}", path.display())).hint(
                 "the file is not a valid ChronicleVM module; rebuild it with `chronicle build`",
             )
         }),
         Kind::Assembly => {
-            let text = std::str::from_utf8(&bytes).map_err(|e| {
+            let text = std::str::from_utf8(bytes).map_err(|e| {
                 Failure::input(format!(
                     "{}: not UTF-8 text (invalid byte at offset {})",
                     path.display(),
@@ -137,7 +156,10 @@ fn compile_failure(
 
 /// Loads and verifies the plugin in `path`.
 pub fn load_verified(path: &Path) -> Result<VerifiedModule, Failure> {
-    let module = load_module(path)?;
+    verified(path, load_module(path)?)
+}
+
+fn verified(path: &Path, module: Module) -> Result<VerifiedModule, Failure> {
     verify(module).map_err(|e| {
         Failure::input(format!("{}: verification failed: {e}", path.display()))
             .hint("the module is ill-formed; fix the assembly or rebuild it")

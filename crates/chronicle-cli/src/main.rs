@@ -6,9 +6,12 @@
 
 mod args;
 mod commands;
+mod debug;
 mod failure;
 mod host;
 mod load;
+mod trace_cmd;
+mod view;
 
 use args::Command;
 use std::process::ExitCode;
@@ -21,6 +24,12 @@ fn main() -> ExitCode {
         Command::Build(a) => commands::build(a),
         Command::Disasm(a) => commands::disasm(a),
         Command::Check(a) => commands::check(a),
+        Command::Trace(a) => trace_cmd::trace(a),
+        Command::Replay(a) => trace_cmd::replay(a),
+        Command::Audit(a) => trace_cmd::audit(a),
+        Command::Inspect(a) => trace_cmd::inspect(a),
+        Command::Debug(a) => debug::debug(a),
+        Command::View(a) => view::view(a),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

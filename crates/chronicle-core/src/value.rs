@@ -115,6 +115,20 @@ impl Value {
                     (Array::Int(_), Type::Int) | (Array::Bool(_), Type::Bool) => {
                         return Some(Value::Array(a))
                     }
+                    // Scalars listed as values (e.g. by a host): store them
+                    // unboxed (`has_type` checked that each one fits).
+                    (Array::Ref(items), Type::Int) => {
+                        Array::Int(items.iter().map(Value::as_int).collect::<Option<_>>()?)
+                    }
+                    (Array::Ref(items), Type::Bool) => Array::Bool(
+                        items
+                            .iter()
+                            .map(|v| match v {
+                                Value::Bool(b) => Some(*b),
+                                _ => None,
+                            })
+                            .collect::<Option<_>>()?,
+                    ),
                     (arr, Type::Int | Type::Bool) => {
                         debug_assert!(arr.is_empty());
                         Array::empty(elem)

@@ -99,6 +99,26 @@ pub fn compile(file_name: &str, src: &str) -> Result<chronicle_core::Module, Vec
     codegen::generate(&checked, &codegen::Lines::of_source(src))
 }
 
+/// Like [`compile`], also giving where each source variable lives (function,
+/// register, instruction range): what a debugger needs to show names, which
+/// the module format does not carry. The module is exactly [`compile`]'s.
+///
+/// ```
+/// let (module, vars) = chronicle_lang::compile_with_names(
+///     "x.chr",
+///     "fn main() -> int {\n    let answer = 42;\n    return answer;\n}\n",
+/// ).unwrap();
+/// assert_eq!(module, chronicle_lang::compile("x.chr", "fn main() -> int {\n    let answer = 42;\n    return answer;\n}\n").unwrap());
+/// assert!(vars.iter().any(|v| v.name == "answer" && v.func == 0));
+/// ```
+pub fn compile_with_names(
+    file_name: &str,
+    src: &str,
+) -> Result<(chronicle_core::Module, Vec<codegen::VarInfo>), Vec<Diagnostic>> {
+    let checked = check_source(file_name, src)?;
+    codegen::generate_named(&checked, &codegen::Lines::of_source(src))
+}
+
 /// Like [`compile`], for raw bytes (see [`check_bytes`]).
 pub fn compile_bytes(
     file_name: &str,

@@ -64,7 +64,7 @@ struct Frame {
     base: usize,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Phase {
     Start,
     Running,
@@ -103,6 +103,28 @@ pub(super) struct Machine {
     pub last_had_record: bool,
 }
 
+/// The mutable part of a [`Machine`], as [`Machine::snapshot`] copies it.
+#[derive(Clone)]
+pub(super) struct MachineState {
+    preds: Vec<Predictor>,
+    regs: Vec<Value>,
+    frames: Vec<Frame>,
+    phase: Phase,
+    pending: Option<Pending>,
+    pub events: u64,
+    steps: u64,
+    last_had_record: bool,
+}
+
+impl MachineState {
+    /// The bytes this state holds, with `value` sizing each register.
+    pub fn approx_bytes(&self, value: impl Fn(&Value) -> usize) -> usize {
+        self.preds.len() * std::mem::size_of::<Predictor>()
+            + self.frames.len() * std::mem::size_of::<Frame>()
+            + self.regs.iter().map(value).sum::<usize>()
+    }
+}
+
 /// What the machine needs from the byte stream beyond [`Bytes`].
 pub(super) trait Stream: Bytes {
     /// Called before each record with the index of the event it starts.
@@ -134,6 +156,33 @@ impl Machine {
             steps: 0,
             last_had_record: false,
         }
+    }
+
+    /// A copy of everything decoding changes (not the module's fixed
+    /// tables), for [`super::seek`]: values are shared, not deep-copied.
+    pub fn snapshot(&self) -> MachineState {
+        MachineState {
+            preds: self.preds.clone(),
+            regs: self.regs.clone(),
+            frames: self.frames.clone(),
+            phase: self.phase.clone(),
+            pending: self.pending,
+            events: self.events,
+            steps: self.steps,
+            last_had_record: self.last_had_record,
+        }
+    }
+
+    /// Puts the machine back in a state [`Machine::snapshot`] took.
+    pub fn restore(&mut self, st: &MachineState) {
+        self.preds.clone_from(&st.preds);
+        self.regs.clone_from(&st.regs);
+        self.frames.clone_from(&st.frames);
+        self.phase = st.phase.clone();
+        self.pending = st.pending;
+        self.events = st.events;
+        self.steps = st.steps;
+        self.last_had_record = st.last_had_record;
     }
 
     /// Whether the stream has been read to its verified end.

@@ -62,6 +62,7 @@ mod machine;
 mod reader;
 mod recorder;
 mod replay;
+mod seek;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod wire;
@@ -72,7 +73,8 @@ pub use event::{Collector, Event, EventKind, Outcome, Writes};
 pub use header::{Decision, Hash, NegotiatedEntry, TraceHeader};
 pub use reader::{verify, EventCounts, Events, Footer, FrameState, Reader, Summary};
 pub use recorder::{record, record_with, Finished, Recorder, Recording};
-pub use replay::{replay, Divergence, ReplayError, ReplayReport};
+pub use replay::{replay, replay_with, Divergence, ReplayError, ReplayReport};
+pub use seek::Checkpoint;
 pub use writer::RecorderOptions;
 
 /// The first bytes of every `.ctrace` file.

@@ -50,16 +50,18 @@ impl Footer {
 
 /// The framed byte stream: chunks in, raw event bytes out.
 pub(super) struct Source<R> {
-    src: R,
+    pub(super) src: R,
     /// File offset of the next byte of `src`.
-    offset: u64,
-    chain: Hash,
-    chunks: u64,
-    raw: Vec<u8>,
-    at: usize,
+    pub(super) offset: u64,
+    pub(super) chain: Hash,
+    pub(super) chunks: u64,
+    pub(super) raw: Vec<u8>,
+    pub(super) at: usize,
     stored: Vec<u8>,
     /// File offset of the chunk `raw` came from.
-    chunk_offset: u64,
+    pub(super) chunk_offset: u64,
+    /// The hash chain before the chunk in `raw` (for [`super::seek`]).
+    pub prev_chain: Hash,
     /// Index of the event being decoded (for error reports).
     event: u64,
     /// When set, every byte consumed is also appended to `captured`.
@@ -104,7 +106,7 @@ impl<R: Read> Source<R> {
     }
 
     /// Reads the next frame: a chunk into `raw`, or the footer.
-    fn next_frame(&mut self) -> Result<(), TraceError> {
+    pub(super) fn next_frame(&mut self) -> Result<(), TraceError> {
         let at = self.offset;
         let chunk = self.chunks;
         let bad = |what| TraceError::new(TraceErrorKind::BadChunk { chunk, what }, at);
@@ -178,6 +180,7 @@ impl<R: Read> Source<R> {
             self.raw.extend_from_slice(&stored);
         }
         self.stored = stored;
+        self.prev_chain = self.chain;
         self.chain = chain;
         self.chunks += 1;
         self.at = 0;
@@ -324,12 +327,12 @@ pub struct Reader<R> {
     header: TraceHeader,
     module: VerifiedModule,
     header_hash: Hash,
-    src: Source<R>,
-    machine: Machine,
-    error: Option<TraceError>,
-    counts: [u64; 6],
-    result: Option<Value>,
-    trap: Option<RuntimeError>,
+    pub(super) src: Source<R>,
+    pub(super) machine: Machine,
+    pub(super) error: Option<TraceError>,
+    pub(super) counts: [u64; 6],
+    pub(super) result: Option<Value>,
+    pub(super) trap: Option<RuntimeError>,
 }
 
 impl<R: Read> Reader<R> {
@@ -373,6 +376,7 @@ impl<R: Read> Reader<R> {
             at: 0,
             stored: Vec::new(),
             chunk_offset: 0,
+            prev_chain: [0; 32],
             event: 0,
             capture: false,
             captured: Vec::new(),

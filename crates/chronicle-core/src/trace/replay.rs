@@ -39,6 +39,34 @@ pub struct ReplayReport {
     pub final_hash: Hash,
 }
 
+impl ReplayReport {
+    /// [`replay_with`]: a replay that reports every capability call it
+    /// answers from the trace to `on_call` (what an audit checks against
+    /// the policy), in the same single streaming pass.
+    ///
+    /// ```
+    /// # use chronicle_core::{isa::Instr, module::{Function, Module}, types::Type};
+    /// use chronicle_core::trace::{self, ReplayReport, TraceHeader};
+    /// # let main = Function { name: "main".into(), params: 0, regs: vec![Type::Int],
+    /// #     ret: Some(Type::Int), code: vec![Instr::LoadInt { d: 0, imm: 7 }, Instr::Ret { a: 0 }],
+    /// #     lines: vec![1, 1] };
+    /// # let module = Module { funcs: vec![main], ..Module::default() };
+    /// let bytes = trace::record(chronicle_core::vm::NoHost, TraceHeader::new(&module), Vec::new())?
+    ///     .trace
+    ///     .writer;
+    /// let mut calls = 0;
+    /// let report = ReplayReport::replay_with(std::io::Cursor::new(&bytes), &mut |_, _, _| calls += 1)?;
+    /// assert_eq!((report.events, calls), (5, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn replay_with<R: Read + Seek>(
+        src: R,
+        on_call: &mut OnCall<'_>,
+    ) -> Result<ReplayReport, ReplayError> {
+        replay_with(src, on_call)
+    }
+}
+
 /// Why a replay failed.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum ReplayError {
@@ -102,10 +130,34 @@ impl fmt::Display for Divergence {
 /// assert_eq!(report.events, 5);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn replay<R: Read + Seek>(mut src: R) -> Result<ReplayReport, ReplayError> {
+pub fn replay<R: Read + Seek>(src: R) -> Result<ReplayReport, ReplayError> {
+    replay_with(src, &mut |_, _, _| {})
+}
+
+/// What [`replay_with`] reports for each capability call it answers: the
+/// import index, the arguments, and the recorded result or error.
+pub type OnCall<'f> = dyn FnMut(u16, &[Value], Result<&Value, &CapabilityError>) + 'f;
+
+/// [`replay`], also calling `on_call` with every capability call as it is
+/// answered from the trace, in order: an auditor checks the calls against
+/// the policy in the same single pass. Calls are reported only from chunks
+/// that passed their hash-chain check and only where the replayed run made
+/// the same call; if the replay fails, `on_call` has seen a prefix of the
+/// calls at most.
+pub fn replay_with<R: Read + Seek>(
+    mut src: R,
+    on_call: &mut OnCall<'_>,
+) -> Result<ReplayReport, ReplayError> {
     let start = src
         .stream_position()
         .map_err(|e| TraceError::new(e.into(), 0))?;
+    // The fast path compares bytes only and builds no event; on any
+    // problem, the trace is replayed again event by event for the report.
+    if let Some(report) = fast::replay(&mut src, on_call) {
+        return Ok(report);
+    }
+    src.seek(SeekFrom::Start(start))
+        .map_err(|e| TraceError::new(e.into(), start))?;
     let cap = peek_footer(&mut src).map(|f| f.steps);
     let reader = Reader::open(src)?;
     let module = reader.module().clone();
@@ -366,5 +418,386 @@ impl<R: Read> Observer for Checker<R> {
         s.check(EventKind::Trap, None, |_| Event::Trap {
             error: error.clone(),
         });
+    }
+}
+
+/// The fast path of replay: the replayed run is re-encoded and its bytes
+/// compared in bulk with the recorded stream (chunks checked against the
+/// hash chain as they are loaded), capability records are parsed only
+/// where the run makes a call, and no event is built. It answers only
+/// "identical and intact"; anything else returns `None`, and the caller
+/// replays event by event for a precise report.
+mod fast {
+    use super::super::effect::ExecMap;
+    use super::super::encode::{tag, Encoder};
+    use super::super::error::{TraceError, TraceErrorKind};
+    use super::super::header::Hash;
+    use super::super::reader::{Footer, Reader};
+    use super::super::wire::{conforms, Bytes};
+    use super::super::{CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_LEN, MAX_CHUNK};
+    use super::{peek_footer, OnCall, ReplayReport};
+    use crate::isa::Instr;
+    use crate::module::Module;
+    use crate::value::Value;
+    use crate::vm::{CapabilityError, FrameView, Host, Observer, RuntimeError, Vm};
+    use std::cell::RefCell;
+    use std::io::{BufReader, Read, Seek};
+    use std::rc::Rc;
+
+    /// Encoded bytes buffered before they are compared.
+    const COMPARE_AT: usize = 32 * 1024;
+
+    /// The recorded event stream, chunk by chunk, each checked before use.
+    struct Frames<R> {
+        src: R,
+        chain: Hash,
+        chunks: u64,
+        raw: Vec<u8>,
+        at: usize,
+        stored: Vec<u8>,
+        head: Vec<u8>,
+        /// When set, bytes consumed through [`Bytes`] are appended to `captured`.
+        capture: bool,
+        captured: Vec<u8>,
+    }
+
+    impl<R: Read> Frames<R> {
+        fn read_u8(&mut self) -> Option<u8> {
+            let mut b = [0u8];
+            self.src.read_exact(&mut b).ok()?;
+            Some(b[0])
+        }
+
+        fn frame_varint(&mut self) -> Option<u64> {
+            let mut v = 0u64;
+            for i in 0..10 {
+                let b = self.read_u8()?;
+                self.head.push(b);
+                if i == 9 && b > 1 {
+                    return None;
+                }
+                v |= u64::from(b & 0x7f) << (7 * i);
+                if b & 0x80 == 0 {
+                    return (i == 0 || b != 0).then_some(v);
+                }
+            }
+            None
+        }
+
+        /// Reads the next frame: `Some(None)` for a chunk (now in `raw`),
+        /// `Some(Some(footer))` for the footer, `None` for anything wrong.
+        fn next_frame(&mut self) -> Option<Option<Footer>> {
+            self.head.clear();
+            let kind = self.read_u8()?;
+            self.head.push(kind);
+            match kind {
+                CHUNK_RAW | CHUNK_LZ4 => {}
+                FOOTER => {
+                    let mut b = [0u8; FOOTER_LEN];
+                    b[0] = FOOTER;
+                    self.src.read_exact(&mut b[1..]).ok()?;
+                    return Footer::parse(&b).map(Some);
+                }
+                _ => return None,
+            }
+            let raw_len = self.frame_varint()?;
+            if raw_len == 0 || raw_len > MAX_CHUNK as u64 {
+                return None;
+            }
+            let stored_len = if kind == CHUNK_LZ4 {
+                let n = self.frame_varint()?;
+                if n == 0 || n >= raw_len {
+                    return None;
+                }
+                n
+            } else {
+                raw_len
+            };
+            let mut stored = std::mem::take(&mut self.stored);
+            stored.resize(stored_len as usize, 0);
+            self.src.read_exact(&mut stored).ok()?;
+            let mut link = [0u8; 32];
+            self.src.read_exact(&mut link).ok()?;
+            let chain = *blake3::Hasher::new()
+                .update(&self.chain)
+                .update(&self.head)
+                .update(&stored)
+                .finalize()
+                .as_bytes();
+            if chain != link {
+                return None;
+            }
+            if kind == CHUNK_LZ4 {
+                self.raw.resize(raw_len as usize, 0);
+                match lz4_flex::block::decompress_into(&stored, &mut self.raw) {
+                    Ok(n) if n == raw_len as usize => {}
+                    _ => return None,
+                }
+            } else {
+                self.raw.clear();
+                self.raw.extend_from_slice(&stored);
+            }
+            self.stored = stored;
+            self.chain = chain;
+            self.chunks += 1;
+            self.at = 0;
+            Some(None)
+        }
+
+        /// Makes at least one unread byte available; false at the footer or
+        /// on any problem.
+        fn fill(&mut self) -> bool {
+            while self.at == self.raw.len() {
+                if !matches!(self.next_frame(), Some(None)) {
+                    return false;
+                }
+            }
+            true
+        }
+
+        /// Consumes `bytes` from the stream if they are next.
+        fn expect(&mut self, mut bytes: &[u8]) -> bool {
+            while !bytes.is_empty() {
+                if !self.fill() {
+                    return false;
+                }
+                let k = (self.raw.len() - self.at).min(bytes.len());
+                if self.raw[self.at..self.at + k] != bytes[..k] {
+                    return false;
+                }
+                self.at += k;
+                bytes = &bytes[k..];
+            }
+            true
+        }
+    }
+
+    impl<R: Read> Bytes for Frames<R> {
+        fn byte(&mut self) -> Result<u8, TraceError> {
+            if !self.fill() {
+                return Err(self.error(TraceErrorKind::Truncated));
+            }
+            let b = self.raw[self.at];
+            self.at += 1;
+            if self.capture {
+                self.captured.push(b);
+            }
+            Ok(b)
+        }
+
+        fn take_into(&mut self, mut n: u64, out: &mut Vec<u8>) -> Result<(), TraceError> {
+            while n > 0 {
+                if !self.fill() {
+                    return Err(self.error(TraceErrorKind::Truncated));
+                }
+                let k = (self.raw.len() - self.at).min(usize::try_from(n).unwrap_or(usize::MAX));
+                let part = &self.raw[self.at..self.at + k];
+                out.extend_from_slice(part);
+                if self.capture {
+                    self.captured.extend_from_slice(part);
+                }
+                self.at += k;
+                n -= k as u64;
+            }
+            Ok(())
+        }
+
+        fn error(&self, kind: TraceErrorKind) -> TraceError {
+            // The fast path only needs to know that something is wrong.
+            TraceError::new(kind, 0)
+        }
+    }
+
+    struct State<'f, R> {
+        frames: Frames<R>,
+        enc: Encoder,
+        module: Module,
+        ok: bool,
+        /// The bytes of the capability record the host just answered from.
+        cap: Vec<u8>,
+        capability_calls: u64,
+        on_call: &'f mut OnCall<'f>,
+    }
+
+    impl<R: Read> State<'_, R> {
+        /// Compares the encoded bytes so far with the stream.
+        fn compare(&mut self) {
+            if self.ok && !self.frames.expect(&self.enc.buf) {
+                self.ok = false;
+            }
+            self.enc.buf.clear();
+        }
+
+        /// Reads the recorded capability record, which must be a call of
+        /// `import` with `args`.
+        fn recorded_call(
+            &mut self,
+            import: u16,
+            args: &[Value],
+        ) -> Result<Result<Value, CapabilityError>, TraceError> {
+            let bad = || TraceError::new(TraceErrorKind::Truncated, 0);
+            let f = &mut self.frames;
+            f.capture = true;
+            f.captured.clear();
+            let t = f.byte()?;
+            if (t != tag::CAP_OK && t != tag::CAP_ERR) || f.index("import")? != import {
+                return Err(bad());
+            }
+            let sig = &self
+                .module
+                .imports
+                .get(usize::from(import))
+                .ok_or_else(bad)?
+                .sig;
+            if f.varint()? != sig.params.len() as u64 || args.len() != sig.params.len() {
+                return Err(bad());
+            }
+            for (ty, live) in sig.params.iter().zip(args) {
+                let v = f.value()?;
+                if !conforms(&v, Some(ty)) || &v != live {
+                    return Err(bad());
+                }
+            }
+            let outcome = if t == tag::CAP_OK {
+                let v = f.value()?;
+                if !conforms(&v, sig.ret.as_ref()) {
+                    return Err(bad());
+                }
+                Ok(v)
+            } else {
+                Err(CapabilityError::new(f.string("capability error")?))
+            };
+            f.capture = false;
+            self.cap = std::mem::take(&mut f.captured);
+            Ok(outcome)
+        }
+    }
+
+    type Shared<'f, R> = Rc<RefCell<State<'f, R>>>;
+
+    struct FastHost<'f, R>(Shared<'f, R>);
+
+    impl<R: Read> Host for FastHost<'_, R> {
+        fn call(&mut self, import: u16, args: &[Value]) -> Result<Value, CapabilityError> {
+            let mut s = self.0.borrow_mut();
+            let stopped = || Err(CapabilityError::new("replay stopped"));
+            s.compare();
+            if !s.ok {
+                return stopped();
+            }
+            match s.recorded_call(import, args) {
+                Ok(outcome) => {
+                    s.capability_calls += 1;
+                    (s.on_call)(import, args, outcome.as_ref());
+                    outcome
+                }
+                Err(_) => {
+                    s.ok = false;
+                    stopped()
+                }
+            }
+        }
+    }
+
+    struct FastChecker<'f, R>(Shared<'f, R>);
+
+    impl<R: Read> Observer for FastChecker<'_, R> {
+        #[inline]
+        fn enter(&mut self, _func: u16, _frame: FrameView<'_>) {
+            self.0.borrow_mut().enc.enter();
+        }
+
+        #[inline(always)]
+        fn step(&mut self, func: u16, pc: u16, instr: Instr, frame: FrameView<'_>) {
+            let mut s = self.0.borrow_mut();
+            s.enc.step(func, pc, instr, frame);
+            if s.enc.buf.len() >= COMPARE_AT {
+                s.compare();
+            }
+        }
+
+        #[inline]
+        fn exit(&mut self, _func: u16, _value: &Value) {
+            self.0.borrow_mut().enc.exit();
+        }
+
+        fn capability(
+            &mut self,
+            import: u16,
+            args: &[Value],
+            outcome: Result<&Value, &CapabilityError>,
+        ) {
+            let mut s = self.0.borrow_mut();
+            s.enc.capability(import, args, outcome);
+            // The host consumed the recorded record: the encoding must equal it.
+            if s.enc.buf != s.cap {
+                s.ok = false;
+            }
+            s.enc.buf.clear();
+            s.cap.clear();
+        }
+
+        fn trap(&mut self, error: &RuntimeError) {
+            self.0.borrow_mut().enc.trap(error);
+        }
+    }
+
+    /// The fast replay of the trace at the current position of `src`.
+    pub(super) fn replay<R: Read + Seek>(
+        src: &mut R,
+        on_call: &mut OnCall<'_>,
+    ) -> Option<ReplayReport> {
+        let footer = peek_footer(src)?;
+        let reader = Reader::open(&mut *src).ok()?;
+        let module = reader.module().clone();
+        let chain = reader.header_hash();
+        let mut limits = reader.header().limits;
+        limits.instructions = limits.instructions.min(footer.steps.saturating_add(1));
+        drop(reader);
+        let state = Rc::new(RefCell::new(State {
+            frames: Frames {
+                src: BufReader::with_capacity(64 * 1024, &mut *src),
+                chain,
+                chunks: 0,
+                raw: Vec::new(),
+                at: 0,
+                stored: Vec::new(),
+                head: Vec::with_capacity(21),
+                capture: false,
+                captured: Vec::new(),
+            },
+            enc: Encoder::new(ExecMap::new(module.module())),
+            module: module.module().clone(),
+            ok: true,
+            cap: Vec::new(),
+            capability_calls: 0,
+            on_call,
+        }));
+        let outcome = Vm::with_observer(
+            &module,
+            limits,
+            FastHost(Rc::clone(&state)),
+            FastChecker(Rc::clone(&state)),
+        )
+        .run();
+        let mut s = state.borrow_mut();
+        s.enc.end(&outcome).ok()?;
+        s.compare();
+        if !s.ok || s.frames.at != s.frames.raw.len() {
+            return None;
+        }
+        let f = s.frames.next_frame()??;
+        let intact = f.chunks == s.frames.chunks
+            && f.events == s.enc.events
+            && f.steps == s.enc.steps
+            && f.final_hash == s.frames.chain
+            && matches!(s.frames.src.read(&mut [0u8]), Ok(0));
+        intact.then(|| ReplayReport {
+            outcome,
+            events: s.enc.events,
+            steps: s.enc.steps,
+            capability_calls: s.capability_calls,
+            final_hash: f.final_hash,
+        })
     }
 }

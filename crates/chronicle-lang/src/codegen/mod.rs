@@ -99,12 +99,38 @@ impl Lines<'_> {
     }
 }
 
+/// Where a source variable lives: for debuggers, which cannot get this from
+/// the module format (it carries no names). Registers are reused across
+/// scopes, so a variable owns its register only over `pcs`, the
+/// instructions of its scope after its declaration (approximate by one
+/// instruction where a jump was dropped at a label).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VarInfo {
+    /// The function index.
+    pub func: u16,
+    /// The register.
+    pub reg: u16,
+    /// The variable's name in the source.
+    pub name: String,
+    /// The instructions over which the register holds the variable.
+    pub pcs: std::ops::Range<u16>,
+}
+
 /// Compiles a checked program; `lines` must index the text it was checked from.
 pub(crate) fn generate(
     program: &CheckedProgram,
     lines: &Lines<'_>,
 ) -> Result<Module, Vec<Diagnostic>> {
+    generate_named(program, lines).map(|(m, _)| m)
+}
+
+/// [`generate`], also giving every variable's register and scope.
+pub(crate) fn generate_named(
+    program: &CheckedProgram,
+    lines: &Lines<'_>,
+) -> Result<(Module, Vec<VarInfo>), Vec<Diagnostic>> {
     let mut m = ModuleGen {
+        vars: Vec::new(),
         program,
         lines,
         consts: Vec::new(),
@@ -142,17 +168,22 @@ pub(crate) fn generate(
     if !m.diagnostics.is_empty() {
         return Err(m.diagnostics);
     }
-    Ok(Module {
-        consts: m.consts,
-        imports,
-        funcs,
-        entry: program.main.0 as u16,
-    })
+    Ok((
+        Module {
+            consts: m.consts,
+            imports,
+            funcs,
+            entry: program.main.0 as u16,
+        },
+        m.vars,
+    ))
 }
 
 /// State shared by the functions of one module: the constant pool and the diagnostics.
 struct ModuleGen<'a> {
     program: &'a CheckedProgram,
+    /// Every variable's register and scope, for [`VarInfo`].
+    vars: Vec<VarInfo>,
     lines: &'a Lines<'a>,
     consts: Vec<Const>,
     const_ids: HashMap<Const, u16>,
@@ -363,6 +394,8 @@ struct Gen<'m, 'a> {
     scratch: HashMap<CType, u16>,
     /// Something the checker should have ruled out; reported, never panicked on.
     internal: Option<&'static str>,
+    /// Where each live local's register took it: (register, first pc).
+    var_start: HashMap<u32, (u16, usize)>,
 }
 
 impl<'m, 'a> Gen<'m, 'a> {
@@ -391,6 +424,7 @@ impl<'m, 'a> Gen<'m, 'a> {
             empty: HashMap::new(),
             scratch: HashMap::new(),
             internal: None,
+            var_start: HashMap::new(),
         }
     }
 
@@ -404,6 +438,7 @@ impl<'m, 'a> Gen<'m, 'a> {
             params.push(ty.clone());
             let r = self.regs.push(&ty);
             self.locals[i] = Some(r);
+            self.var_start.insert(i as u32, (r, 0));
         }
         let ret = self.m.value_type(&info.ret, decl.name.span);
         self.block(&decl.body);
@@ -419,6 +454,10 @@ impl<'m, 'a> Gen<'m, 'a> {
             }
         }
         self.finish_checks(decl.name.span);
+        let open: Vec<u32> = self.var_start.keys().copied().collect();
+        for l in open {
+            self.var_end(LocalId(l));
+        }
         Function {
             name: info.name.clone(),
             params: params.len() as u16,
@@ -573,7 +612,23 @@ impl<'m, 'a> Gen<'m, 'a> {
         if let Some(scope) = self.scopes.last_mut() {
             scope.push(l);
         }
+        self.var_end(l);
+        self.var_start.insert(l.0, (r, self.code.len()));
         r
+    }
+
+    /// Records local `l`'s scope as ending here, if it is open.
+    fn var_end(&mut self, l: LocalId) {
+        if let Some((reg, start)) = self.var_start.remove(&l.0) {
+            let name = self.info.locals[l.0 as usize].name.clone();
+            let end = self.code.len().min(usize::from(u16::MAX));
+            self.m.vars.push(VarInfo {
+                func: self.id.0 as u16,
+                reg,
+                name,
+                pcs: start.min(end) as u16..end as u16,
+            });
+        }
     }
 
     fn enter_scope(&mut self) {
@@ -583,6 +638,7 @@ impl<'m, 'a> Gen<'m, 'a> {
     /// Ends the innermost block: its locals' registers are free again.
     fn leave_scope(&mut self) {
         for l in self.scopes.pop().unwrap_or_default() {
+            self.var_end(l);
             if let Some(r) = self.locals[l.0 as usize].take() {
                 self.regs.free(r);
             }

@@ -1,0 +1,502 @@
+//! `chronicle audit`: may this trace be trusted, and did the run keep to
+//! its policy?
+//!
+//! One streaming pass over the events (core `replay_with`): the hash chain
+//! and the footer are checked chunk by chunk, the embedded module is
+//! re-executed with the recorded capability results and every event is
+//! compared, and each recorded capability call is checked, as it is
+//! answered, against the policy embedded in the header:
+//!
+//! - a call of an import the policy denies (or does not name) must have
+//!   failed: a denied call that returned a value is a violation;
+//! - a mocked import's results must be the policy's `returns` values in
+//!   order, the last one repeating;
+//! - a granted path-scoped import (`fs.read`, `fs.list`) must not have
+//!   returned anything for a path outside its `paths` globs (the path as
+//!   recorded, normalised lexically; matched with the core's globs).
+//!
+//! Before that, the header itself is checked: the embedded hashes (by the
+//! reader), the policy parses, the plugin's source compiles to the embedded
+//! module, and the recorded capability table is what negotiating the
+//! module under the embedded policy gives. The verdict is PASS only if
+//! everything holds. Memory is bounded: the reader's chunk and the run's
+//! own state; at most [`MAX_LISTED`] violations are kept for the report.
+
+use super::report::{header_json, header_text, value_json};
+use super::{not_a_trace, open_file, serves, trace_failure, AuditArgs};
+use crate::commands::{error_json, print_line};
+use crate::failure::Failure;
+use crate::host::{self, HostConfig};
+use chronicle_core::caps::{self, Binding, Negotiation, Policy};
+use chronicle_core::trace::{hex, Reader, ReplayError, ReplayReport, TraceHeader};
+use chronicle_core::vm::{CapabilityError, RuntimeError};
+use chronicle_core::{format, Module, Value};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::io::BufReader;
+
+/// The most violations a report lists (the total is always counted).
+const MAX_LISTED: usize = 100;
+
+/// `chronicle audit`.
+pub fn audit(args: &AuditArgs) -> Result<(), Failure> {
+    let path = &args.trace;
+    let file = open_file(path)?;
+    let mut report = Report::default();
+    let reader = match Reader::open(BufReader::new(file)) {
+        Ok(r) => Some(r),
+        Err(e) if not_a_trace(&e) => return Err(trace_failure(path, &e)),
+        Err(e) => {
+            report.integrity = Some(e.kind.to_string());
+            report.integrity_offset = Some(e.offset);
+            None
+        }
+    };
+    if let Some(reader) = reader {
+        let header = reader.header().clone();
+        let header_hash = reader.header_hash();
+        let module = reader.module().module().clone();
+        drop(reader);
+        let mut checker = Checker::new(&header, &module, &mut report);
+        let replayed =
+            ReplayReport::replay_with(BufReader::new(open_file(path)?), &mut |i, a, o| {
+                checker.call(i, a, o)
+            });
+        checker.finish();
+        match replayed {
+            Ok(r) => {
+                report.events = Some((r.events, r.steps));
+                report.final_hash = Some(r.final_hash);
+                report.outcome = Some(r.outcome);
+            }
+            Err(ReplayError::Trace(e)) => {
+                report.integrity = Some(format!("{}", e.kind));
+                report.integrity_offset = Some(e.offset);
+            }
+            Err(ReplayError::Diverged(d)) => report.divergence = Some(d.to_string()),
+        }
+        report.header = Some((header, header_hash));
+    }
+    let pass = report.pass();
+    if args.json {
+        print_line(&report.json(path).to_string());
+    } else {
+        let mut out = std::io::stdout().lock();
+        let _ = std::io::Write::write_all(&mut out, report.text(path).as_bytes());
+    }
+    if pass {
+        Ok(())
+    } else {
+        Err(Failure::audit(format!(
+            "audit of {} failed: {}",
+            path.display(),
+            report.reason()
+        ))
+        .hint("do not trust this trace's results; see the report above"))
+    }
+}
+
+/// What the audit found.
+#[derive(Default)]
+struct Report {
+    header: Option<(TraceHeader, [u8; 32])>,
+    /// Why the trace's integrity failed, and where.
+    integrity: Option<String>,
+    integrity_offset: Option<u64>,
+    divergence: Option<String>,
+    /// Events and steps replayed (an intact, matching trace).
+    events: Option<(u64, u64)>,
+    final_hash: Option<[u8; 32]>,
+    outcome: Option<Result<Value, RuntimeError>>,
+    usage: Vec<Usage>,
+    violations: Vec<String>,
+    violation_count: u64,
+}
+
+/// One import's calls.
+#[derive(Clone, Debug)]
+struct Usage {
+    key: String,
+    decision: &'static str,
+    ok: u64,
+    failed: u64,
+}
+
+impl Report {
+    fn violation(&mut self, what: String) {
+        self.violation_count += 1;
+        if self.violations.len() < MAX_LISTED {
+            self.violations.push(what);
+        }
+    }
+
+    fn pass(&self) -> bool {
+        self.integrity.is_none()
+            && self.divergence.is_none()
+            && self.violation_count == 0
+            && self.events.is_some()
+    }
+
+    /// The first reason the audit fails.
+    fn reason(&self) -> String {
+        if let Some(e) = &self.integrity {
+            return format!(
+                "integrity: {e} (at byte {})",
+                self.integrity_offset.unwrap_or_default()
+            );
+        }
+        if let Some(d) = &self.divergence {
+            return d.clone();
+        }
+        match self.violations.first() {
+            Some(v) => format!(
+                "{} policy violation{}: {v}",
+                self.violation_count,
+                if self.violation_count == 1 { "" } else { "s" }
+            ),
+            None => "incomplete".into(),
+        }
+    }
+
+    fn text(&self, path: &std::path::Path) -> String {
+        let mut o = String::new();
+        let verdict = if self.pass() { "PASS" } else { "FAIL" };
+        let _ = writeln!(o, "audit of {}: {verdict}", path.display());
+        let _ = writeln!(o, "provenance");
+        match &self.header {
+            Some((h, hash)) => o.push_str(&header_text(h, hash)),
+            None => o.push_str("  unavailable: the header cannot be trusted\n"),
+        }
+        let _ = writeln!(o, "checks");
+        let integrity = match (&self.integrity, self.integrity_offset) {
+            (Some(e), off) => format!("FAIL: {e} (at byte {})", off.unwrap_or_default()),
+            (None, _) => match (self.events, self.final_hash) {
+                (Some(_), Some(h)) => {
+                    format!("ok: hash chain and footer verified, final hash {}", hex(&h))
+                }
+                _ => "not completed".into(),
+            },
+        };
+        let _ = writeln!(o, "  {:<13} {integrity}", "integrity");
+        let replay = match (&self.divergence, self.events) {
+            (Some(d), _) => format!("FAIL: {d}"),
+            (None, Some((events, steps))) => {
+                format!("ok: {events} events ({steps} instructions) re-executed and identical")
+            }
+            (None, None) => "not completed".into(),
+        };
+        let _ = writeln!(o, "  {:<13} {replay}", "replay");
+        let policy = if self.violation_count == 0 {
+            "ok: every capability call keeps to the embedded policy".to_string()
+        } else {
+            format!("FAIL: {} violation(s)", self.violation_count)
+        };
+        let _ = writeln!(o, "  {:<13} {policy}", "policy");
+        let _ = writeln!(o, "outcome");
+        match &self.outcome {
+            Some(Ok(v)) => {
+                let _ = writeln!(o, "  returned {v}");
+            }
+            Some(Err(e)) => {
+                let _ = writeln!(o, "  runtime error: {e}");
+            }
+            None => o.push_str("  unknown (the replay did not complete)\n"),
+        }
+        let _ = writeln!(o, "capabilities used");
+        let used: Vec<_> = self.usage.iter().filter(|u| u.ok + u.failed > 0).collect();
+        if used.is_empty() {
+            o.push_str("  none\n");
+        }
+        for u in used {
+            let _ = writeln!(
+                o,
+                "  {:<16} {:<6} {} call{} ({} ok, {} failed)",
+                u.key,
+                u.decision,
+                u.ok + u.failed,
+                if u.ok + u.failed == 1 { "" } else { "s" },
+                u.ok,
+                u.failed
+            );
+        }
+        let _ = writeln!(o, "violations");
+        if self.violations.is_empty() {
+            o.push_str("  none\n");
+        }
+        for v in &self.violations {
+            let _ = writeln!(o, "  - {v}");
+        }
+        if self.violation_count > self.violations.len() as u64 {
+            let _ = writeln!(
+                o,
+                "  ... and {} more",
+                self.violation_count - self.violations.len() as u64
+            );
+        }
+        o
+    }
+
+    fn json(&self, path: &std::path::Path) -> serde_json::Value {
+        json!({
+            "trace": path.display().to_string(),
+            "verdict": if self.pass() { "pass" } else { "fail" },
+            "provenance": self.header.as_ref().map(|(h, hash)| header_json(h, hash)),
+            "integrity": {
+                "ok": self.integrity.is_none() && self.events.is_some(),
+                "error": self.integrity,
+                "offset": self.integrity_offset,
+                "final_hash": self.final_hash.map(|h| hex(&h)),
+            },
+            "replay": {
+                "ok": self.divergence.is_none() && self.events.is_some(),
+                "divergence": self.divergence,
+                "events": self.events.map(|e| e.0),
+                "instructions": self.events.map(|e| e.1),
+            },
+            "outcome": match &self.outcome {
+                Some(Ok(v)) => json!({ "ok": true, "result": value_json(v), "literal": v.to_string() }),
+                Some(Err(e)) => json!({ "ok": false, "error": error_json(e) }),
+                None => serde_json::Value::Null,
+            },
+            "capabilities": self.usage.iter().map(|u| json!({
+                "capability": u.key,
+                "decision": u.decision,
+                "calls": u.ok + u.failed,
+                "ok": u.ok,
+                "failed": u.failed,
+            })).collect::<Vec<_>>(),
+            "violations": self.violations,
+            "violation_count": self.violation_count,
+        })
+    }
+}
+
+/// Checks each recorded capability call against the embedded policy.
+struct Checker<'r> {
+    report: &'r mut Report,
+    /// The embedded policy's negotiation of the module, if it succeeds.
+    negotiation: Option<Negotiation>,
+    usage: Vec<Usage>,
+    /// Per import, the index of the next mock value.
+    cursors: Vec<usize>,
+    calls: u64,
+}
+
+impl<'r> Checker<'r> {
+    /// Checks the header (policy, source, capability table) and prepares
+    /// the per-call checks.
+    fn new(h: &TraceHeader, module: &Module, report: &'r mut Report) -> Self {
+        let policy = match &h.policy {
+            None => Policy::deny_all(),
+            Some(text) => Policy::parse("(embedded policy)", text).unwrap_or_else(|e| {
+                report.violation(format!("the embedded policy does not parse: {e}"));
+                Policy::deny_all()
+            }),
+        };
+        source_matches(h, module, report);
+        let config = HostConfig {
+            limits: h.limits,
+            cwd: std::path::PathBuf::from("."),
+            kv_store: None,
+        };
+        let registry = host::builtins(&config);
+        let negotiation = match caps::negotiate(module, registry.offers(), &policy) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                report.violation(format!(
+                    "the embedded policy does not admit this plugin (negotiation fails: {})",
+                    e.to_string().replace('\n', "; ")
+                ));
+                None
+            }
+        };
+        if let Some(n) = &negotiation {
+            table_matches(h, n, report);
+        }
+        let usage = module
+            .imports
+            .iter()
+            .enumerate()
+            .map(|(i, imp)| Usage {
+                key: format!("{}@{}", imp.name, imp.version),
+                decision: negotiation
+                    .as_ref()
+                    .and_then(|n| n.entries().get(i))
+                    .map_or("deny", |e| e.decision.name()),
+                ok: 0,
+                failed: 0,
+            })
+            .collect();
+        Checker {
+            report,
+            negotiation,
+            usage,
+            cursors: vec![0; module.imports.len()],
+            calls: 0,
+        }
+    }
+
+    /// Puts the per-import counts into the report.
+    fn finish(self) {
+        self.report.usage = self.usage;
+    }
+
+    /// One recorded call, as the replay answers it.
+    fn call(&mut self, import: u16, args: &[Value], outcome: Result<&Value, &CapabilityError>) {
+        let n = self.calls;
+        self.calls += 1;
+        let i = usize::from(import);
+        let Some(u) = self.usage.get_mut(i) else {
+            return;
+        };
+        match outcome {
+            Ok(_) => u.ok += 1,
+            Err(_) => u.failed += 1,
+        }
+        let key = u.key.clone();
+        let shown = |v: &Value| {
+            let s = v.to_string();
+            if s.len() > 80 {
+                let mut end = 77;
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                format!("{}...", &s[..end])
+            } else {
+                s
+            }
+        };
+        let call = format!(
+            "capability call #{n} {key}({})",
+            args.iter().map(shown).collect::<Vec<_>>().join(", ")
+        );
+        let binding = self
+            .negotiation
+            .as_ref()
+            .and_then(|neg| neg.entries().get(i))
+            .filter(|e| e.decision != caps::Decision::Deny && serves(&e.binding))
+            .map(|e| e.binding.clone());
+        match (binding, outcome) {
+            (None, Ok(v)) => self.report.violation(format!(
+                "{call} returned {} but the embedded policy denies {key}",
+                shown(v)
+            )),
+            (None, Err(_)) => {} // refused, as the policy says
+            (Some(Binding::Mock { values }), outcome) => {
+                let k = self.cursors[i];
+                self.cursors[i] += 1;
+                let want = values.get(k.min(values.len().saturating_sub(1)));
+                let ok = matches!((want, outcome), (Some(w), Ok(v)) if w == v);
+                if !ok {
+                    let got = match outcome {
+                        Ok(v) => shown(v),
+                        Err(e) => format!("an error ({})", e.reason),
+                    };
+                    let want = want.map_or("nothing".into(), shown);
+                    self.report.violation(format!(
+                        "{call} returned {got} but the policy mocks {key} with {want} for call {} of it",
+                        k + 1
+                    ));
+                }
+            }
+            (
+                Some(Binding::Host {
+                    scope: Some(scope), ..
+                }),
+                Ok(_),
+            ) => {
+                let path = args.first().and_then(Value::as_str).unwrap_or_default();
+                let inside = normalize(path).is_some_and(|p| scope.allows(&p));
+                if !inside {
+                    self.report.violation(format!(
+                        "{call} was answered but {path:?} is outside the granted paths ({scope})"
+                    ));
+                }
+            }
+            (Some(_), _) => {}
+        }
+    }
+}
+
+/// Whether the embedded source compiles (or assembles) to the embedded module.
+fn source_matches(h: &TraceHeader, module: &Module, report: &mut Report) {
+    let Some(source) = &h.source else {
+        return;
+    };
+    let name = &h.plugin_name;
+    let rebuilt = if name.ends_with(".chasm") {
+        chronicle_asm::parse(source).ok()
+    } else {
+        chronicle_lang::compile_bytes(name, source.as_bytes()).ok()
+    };
+    match rebuilt {
+        Some(m) if format::encode(&m) == format::encode(module) => {}
+        Some(_) => report.violation(format!(
+            "the embedded source of {name} does not compile to the embedded module"
+        )),
+        None => report.violation(format!("the embedded source of {name} does not compile")),
+    }
+}
+
+/// Whether the header's capability table is what negotiating the module
+/// under the embedded policy decides.
+fn table_matches(h: &TraceHeader, n: &Negotiation, report: &mut Report) {
+    let entries = n.entries();
+    if entries.len() != h.capabilities.len() {
+        report.violation(format!(
+            "the header's capability table has {} entries but the module imports {}",
+            h.capabilities.len(),
+            entries.len()
+        ));
+        return;
+    }
+    for (e, rec) in entries.iter().zip(&h.capabilities) {
+        let same = rec.name == e.import.name
+            && rec.requested == e.import.version
+            && rec.offered == e.offered
+            && rec.decision.name() == e.decision.name();
+        if !same {
+            report.violation(format!(
+                "the header's capability table says {}@{} {} but the embedded policy decides {}",
+                rec.name,
+                rec.requested,
+                rec.decision.name(),
+                e.decision.name()
+            ));
+        }
+    }
+}
+
+/// `path` with `.` and `..` components resolved lexically and repeated
+/// slashes removed; `None` if a `..` would climb above its start.
+fn normalize(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    let joined = parts.join("/");
+    Some(if path.starts_with('/') {
+        format!("/{joined}")
+    } else {
+        joined
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn paths_normalize_lexically() {
+        assert_eq!(normalize("a/./b//c").as_deref(), Some("a/b/c"));
+        assert_eq!(normalize("a/b/../c").as_deref(), Some("a/c"));
+        assert_eq!(normalize("/x/../y").as_deref(), Some("/y"));
+        assert_eq!(normalize("a/../../etc"), None);
+    }
+}
