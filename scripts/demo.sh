@@ -17,11 +17,8 @@ step replay /tmp/audit.ctrace
 cargo run -p chronicle-cli -- replay /tmp/audit.ctrace
 
 step debug /tmp/audit.ctrace --commands "source;next;regs;caps;jump 20;why;quit"
-# The debugger is being built: until it is, say so instead of failing the demo.
-if ! cargo run -p chronicle-cli -- debug /tmp/audit.ctrace \
-  --commands "source;next;regs;caps;jump 20;why;quit"; then
-  echo "(note: \`chronicle debug\` is not built yet; the demo goes on)"
-fi
+cargo run -p chronicle-cli -- debug /tmp/audit.ctrace \
+  --commands "source;next;regs;caps;jump 20;why;quit"
 
 step inspect /tmp/audit.ctrace --events 0..6
 chronicle inspect /tmp/audit.ctrace --events 0..6
