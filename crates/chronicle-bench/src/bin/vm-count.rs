@@ -39,12 +39,17 @@ fn count(name: &str, n: &str) -> Result<u64, String> {
     if !["fib", "loop", "sieve", "strings"].contains(&name) {
         return Err(format!("unknown workload {name:?}"));
     }
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("workloads/{name}.chasm"));
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("workloads/{name}.chasm"));
     let source = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut module = chronicle_asm::parse(&source).map_err(|e| format!("{name}.chasm:{e}"))?;
     match module.consts.first_mut() {
         Some(k0 @ Const::Int(_)) => *k0 = Const::Int(n),
-        _ => return Err(format!("{name}.chasm: constant k0 must be the problem size")),
+        _ => {
+            return Err(format!(
+                "{name}.chasm: constant k0 must be the problem size"
+            ))
+        }
     }
     let verified = verify(module).map_err(|e| e.to_string())?;
     let mut vm = Vm::new(&verified, Limits::UNBOUNDED, NoHost);
