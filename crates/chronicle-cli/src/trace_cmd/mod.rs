@@ -21,7 +21,7 @@ use crate::commands::{print_outcome, Setup};
 use crate::failure::Failure;
 use crate::host;
 use crate::load::load_with_source;
-use chronicle_core::caps::{self, Binding};
+use chronicle_core::caps::Binding;
 use chronicle_core::trace::{
     self, hex, NegotiatedEntry, Recorder, ReplayError, ReplayReport, TraceError, TraceErrorKind,
     TraceHeader,
@@ -109,7 +109,7 @@ pub fn trace(args: &TraceArgs) -> Result<(), Failure> {
             name: e.import.name.clone(),
             requested: e.import.version,
             offered: e.offered,
-            decision: decision(e.decision),
+            decision: e.decision,
             scope: match host::scope_text(e, &setup.config) {
                 s if s == "-" => String::new(),
                 s => s,
@@ -247,14 +247,6 @@ pub(crate) fn open_file(path: &Path) -> Result<File, Failure> {
         );
     }
     Ok(file)
-}
-
-fn decision(d: caps::Decision) -> trace::Decision {
-    match d {
-        caps::Decision::Grant => trace::Decision::Grant,
-        caps::Decision::Mock => trace::Decision::Mock,
-        caps::Decision::Deny => trace::Decision::Deny,
-    }
 }
 
 /// Whether a negotiated binding serves calls (a denied optional import does not).

@@ -9,6 +9,7 @@
 use super::effect::{code_map, ExecMap};
 use super::error::{TraceError, TraceErrorKind};
 use super::wire::{put_bytes, put_varint, unzigzag, zigzag, Bytes, Slice};
+pub use crate::caps::Decision;
 use crate::format;
 use crate::limits::Limits;
 use crate::module::Module;
@@ -65,43 +66,22 @@ pub struct NegotiatedEntry {
     pub scope: String,
 }
 
-/// A policy decision for one capability.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Decision {
-    /// Calls reach the live host function (within the scope).
-    Grant,
-    /// Calls return values from the policy; the host is not called.
-    Mock,
-    /// Calls fail.
-    Deny,
+/// The wire code of a decision in the capability table.
+fn decision_code(d: Decision) -> u8 {
+    match d {
+        Decision::Grant => 1,
+        Decision::Mock => 2,
+        Decision::Deny => 3,
+    }
 }
 
-impl Decision {
-    /// `grant`, `mock` or `deny`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Decision::Grant => "grant",
-            Decision::Mock => "mock",
-            Decision::Deny => "deny",
-        }
-    }
-
-    fn code(self) -> u8 {
-        match self {
-            Decision::Grant => 1,
-            Decision::Mock => 2,
-            Decision::Deny => 3,
-        }
-    }
-
-    fn from_code(c: u8) -> Option<Self> {
-        Some(match c {
-            1 => Decision::Grant,
-            2 => Decision::Mock,
-            3 => Decision::Deny,
-            _ => return None,
-        })
-    }
+fn decision_from_code(c: u8) -> Option<Decision> {
+    Some(match c {
+        1 => Decision::Grant,
+        2 => Decision::Mock,
+        3 => Decision::Deny,
+        _ => return None,
+    })
 }
 
 impl TraceHeader {
@@ -227,7 +207,7 @@ pub(super) fn encode(h: &TraceHeader, code_map: &[u8]) -> Vec<u8> {
                 put_varint(&mut tmp, v.minor.into());
             }
         }
-        tmp.push(e.decision.code());
+        tmp.push(decision_code(e.decision));
         put_bytes(&mut tmp, e.scope.as_bytes());
     }
     field(field::CAPABILITIES, &tmp);
@@ -418,7 +398,7 @@ fn capabilities(p: &mut Slice<'_>) -> Result<Vec<NegotiatedEntry>, TraceError> {
             }
         };
         let code = p.byte()?;
-        let decision = Decision::from_code(code).ok_or_else(|| {
+        let decision = decision_from_code(code).ok_or_else(|| {
             p.error(TraceErrorKind::BadTag {
                 what: "decision",
                 tag: code.into(),
