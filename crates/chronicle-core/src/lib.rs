@@ -49,6 +49,7 @@ pub mod testing;
 pub mod trace;
 pub mod types;
 pub mod value;
+mod varint;
 pub mod verify;
 pub mod vm;
 

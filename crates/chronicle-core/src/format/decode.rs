@@ -343,7 +343,7 @@ impl<'a> Reader<'a> {
         match self.u8()? {
             const_tag::INT => {
                 let z = self.varint()?;
-                Ok(Const::Int(((z >> 1) as i64) ^ -((z & 1) as i64)))
+                Ok(Const::Int(crate::varint::unzigzag(z)))
             }
             const_tag::STR => Ok(Const::Str(self.string("string constant")?)),
             tag => Err(self.err_at(

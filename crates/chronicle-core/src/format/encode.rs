@@ -3,6 +3,7 @@
 use super::{const_tag, section, type_tag, CHECKSUM_LEN, FORMAT_VERSION, MAGIC};
 use crate::module::{Const, Module};
 use crate::types::{Signature, Type};
+use crate::varint::{put as varint, zigzag};
 
 /// Encodes a module into the `.cbc` format.
 ///
@@ -73,22 +74,6 @@ fn emit_section(out: &mut Vec<u8>, tag: u8, body: &mut Vec<u8>) {
     out.push(tag);
     varint(out, body.len() as u64);
     out.append(body);
-}
-
-pub(super) fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-pub(crate) fn varint(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
 }
 
 fn string(out: &mut Vec<u8>, s: &str) {

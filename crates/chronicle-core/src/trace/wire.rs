@@ -30,27 +30,7 @@ pub(super) mod type_tag {
     pub const ARRAY: u8 = 4;
 }
 
-/// Appends `v` as an unsigned LEB128 varint (minimal, at most 10 bytes).
-#[inline]
-pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Zigzag: small magnitudes of either sign become small unsigned numbers.
-#[inline]
-pub(super) fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-/// The inverse of [`zigzag`].
-#[inline]
-pub(super) fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
-}
+pub(super) use crate::varint::{put as put_varint, unzigzag, zigzag};
 
 /// Appends a length-prefixed byte string.
 pub(super) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
