@@ -17,7 +17,7 @@
 //! even an empty input builds a (tiny) valid program.
 
 use arbitrary::{Arbitrary, Result, Unstructured};
-use chronicle_core::isa::{Instr, Opcode, OperandKind, RegClass, MAX_OPERANDS};
+use chronicle_core::isa::{ElemClass, Instr, Opcode, OperandKind, RegClass, MAX_OPERANDS};
 use chronicle_core::module::{Const, Function, Import, Module};
 use chronicle_core::types::{Signature, Type, Version, MAX_TYPE_DEPTH};
 use chronicle_core::Limits;
@@ -342,27 +342,15 @@ impl FuncBuilder<'_> {
             Type::Bool
         };
         let mut reference = ref_ty(u, USUAL_DEPTH)?;
-        let elem = match op {
-            Opcode::ArrayInt
-            | Opcode::GetInt
-            | Opcode::SetInt
-            | Opcode::PushInt
-            | Opcode::PopInt => Type::Int,
-            Opcode::ArrayBool
-            | Opcode::GetBool
-            | Opcode::SetBool
-            | Opcode::PushBool
-            | Opcode::PopBool => Type::Bool,
-            Opcode::ArrayRef
-            | Opcode::GetRef
-            | Opcode::SetRef
-            | Opcode::PushRef
-            | Opcode::PopRef => {
+        let elem = match (op.element_class(), op) {
+            (Some(ElemClass::Int), _) => Type::Int,
+            (Some(ElemClass::Bool), _) => Type::Bool,
+            (Some(ElemClass::Ref), _) => {
                 reference = ref_ty(u, MAX_TYPE_DEPTH - 1)?;
                 reference.clone()
             }
-            Opcode::Split => Type::Str,
-            _ => ty(u, USUAL_DEPTH)?,
+            (None, Opcode::Split) => Type::Str,
+            (None, _) => ty(u, USUAL_DEPTH)?,
         };
         let mut result: Option<Type> = None;
         let mut index = 0u16;

@@ -358,6 +358,32 @@ instructions! {
     0x70 Assert "assert" { c: r(Bool), m: r(Str) }
 }
 
+/// The element class an array instruction works on: its `i`, `b` or `r`
+/// suffix in the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElemClass {
+    /// `[int]`.
+    Int,
+    /// `[bool]`.
+    Bool,
+    /// Arrays of `str` or of arrays.
+    Ref,
+}
+
+impl Opcode {
+    /// For the array instructions with an element-class suffix (`arr*`,
+    /// `get*`, `set*`, `push*`, `pop*`), that class; `None` for the others.
+    pub fn element_class(self) -> Option<ElemClass> {
+        use Opcode::*;
+        match self {
+            ArrayInt | GetInt | SetInt | PushInt | PopInt => Some(ElemClass::Int),
+            ArrayBool | GetBool | SetBool | PushBool | PopBool => Some(ElemClass::Bool),
+            ArrayRef | GetRef | SetRef | PushRef | PopRef => Some(ElemClass::Ref),
+            _ => None,
+        }
+    }
+}
+
 impl Instr {
     /// True if execution never continues at the next instruction
     /// (returns and unconditional jumps).

@@ -10,7 +10,7 @@
 //! most [`MAX_TYPE_DEPTH`] deep, one line-table entry per instruction), so
 //! that `decode(encode(m)) == m` holds for everything they produce.
 
-use crate::isa::Opcode;
+use crate::isa::{ElemClass, Opcode};
 use crate::isa::{Instr, OperandKind, RegClass, MAX_OPERANDS};
 use crate::module::{Const, Function, Import, Module};
 use crate::types::{Signature, Type, Version, MAX_TYPE_DEPTH};
@@ -378,27 +378,15 @@ impl FuncBuilder<'_> {
             Type::Bool
         };
         let mut reference = ch.ref_ty(MAX_TYPE_DEPTH - 1);
-        let elem = match op {
-            Opcode::ArrayInt
-            | Opcode::GetInt
-            | Opcode::SetInt
-            | Opcode::PushInt
-            | Opcode::PopInt => Type::Int,
-            Opcode::ArrayBool
-            | Opcode::GetBool
-            | Opcode::SetBool
-            | Opcode::PushBool
-            | Opcode::PopBool => Type::Bool,
-            Opcode::ArrayRef
-            | Opcode::GetRef
-            | Opcode::SetRef
-            | Opcode::PushRef
-            | Opcode::PopRef => {
+        let elem = match (op.element_class(), op) {
+            (Some(ElemClass::Int), _) => Type::Int,
+            (Some(ElemClass::Bool), _) => Type::Bool,
+            (Some(ElemClass::Ref), _) => {
                 reference = ch.ref_ty(MAX_TYPE_DEPTH - 1);
                 reference.clone()
             }
-            Opcode::Split => Type::Str,
-            _ => ch.ty(MAX_TYPE_DEPTH - 1),
+            (None, Opcode::Split) => Type::Str,
+            (None, _) => ch.ty(MAX_TYPE_DEPTH - 1),
         };
         // The callee and argument run, for calls and array literals.
         let mut result: Option<Type> = None;
