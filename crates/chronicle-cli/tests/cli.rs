@@ -1219,7 +1219,7 @@ mod debug {
     }
 
     /// Runs `chronicle debug TRACE --commands CMDS` from the repository root.
-    fn session(trace: &Path, cmds: &str) -> String {
+    pub(super) fn session(trace: &Path, cmds: &str) -> String {
         let out = chronicle()
             .current_dir(repo(""))
             .args(["debug", trace.to_str().unwrap(), "--commands", cmds])
@@ -1241,19 +1241,8 @@ mod debug {
 mod debug_sessions {
     //! More golden sessions and the debugger's bad-input answers.
 
-    use super::debug::record_example;
+    use super::debug::{record_example, session};
     use super::{chronicle, repo, text};
-    use std::path::Path;
-
-    fn session(trace: &Path, cmds: &str) -> String {
-        let out = chronicle()
-            .current_dir(repo(""))
-            .args(["debug", trace.to_str().unwrap(), "--commands", cmds])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        text(&out.stdout)
-    }
 
     #[test]
     fn breakpoints_calls_and_data_flow_backward_and_forward() {
