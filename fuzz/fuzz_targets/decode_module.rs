@@ -18,11 +18,18 @@ const LIMITS: Limits = Limits {
     registers: 1024,
     array_len: 10_000,
     string_bytes: 65_536,
+    alloc_bytes: 1 << 20,
 };
 
 fn check(bytes: &[u8]) {
-    let Ok(module) = format::decode(std::hint::black_box(bytes)) else { return };
-    assert_eq!(format::encode(&module), bytes, "decode accepted a non-canonical encoding");
+    let Ok(module) = format::decode(std::hint::black_box(bytes)) else {
+        return;
+    };
+    assert_eq!(
+        format::encode(&module),
+        bytes,
+        "decode accepted a non-canonical encoding"
+    );
     let Ok(verified) = verify(module) else { return };
     let mut vm = Vm::new(&verified, LIMITS, NoHost);
     let _ = std::hint::black_box(vm.run());

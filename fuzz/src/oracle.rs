@@ -20,6 +20,7 @@ pub const SMALL_LIMITS: Limits = Limits {
     registers: 1024,
     array_len: 10_000,
     string_bytes: 65_536,
+    alloc_bytes: 1 << 20,
 };
 
 /// One run's observable behaviour.
@@ -29,19 +30,27 @@ pub struct Run {
     pub outcome: Result<Value, RuntimeError>,
     /// Instructions executed.
     pub instructions: u64,
+    /// Bytes allocated, as the `alloc_bytes` limit counts them.
+    pub allocated: u64,
     /// Capability calls, in order: import and arguments.
     pub calls: Vec<(u16, Vec<Value>)>,
 }
 
 /// A finished run is a value of the entry function's result type or a
 /// structured runtime error (never an internal one: that is a verifier or
-/// VM bug), within the instruction limit.
+/// VM bug), within the instruction and allocation limits.
 pub fn check_outcome(module: &VerifiedModule, limits: Limits, run: &Run) {
     assert!(
         run.instructions <= limits.instructions,
         "{} instructions executed under a limit of {}",
         run.instructions,
         limits.instructions
+    );
+    assert!(
+        run.allocated <= limits.alloc_bytes,
+        "{} bytes allocated under a limit of {}",
+        run.allocated,
+        limits.alloc_bytes
     );
     let m = module.module();
     match &run.outcome {
@@ -64,6 +73,7 @@ pub fn run_bounded(module: &VerifiedModule) {
     let run = Run {
         outcome,
         instructions: vm.instructions_executed(),
+        allocated: vm.bytes_allocated(),
         calls: Vec::new(),
     };
     check_outcome(module, SMALL_LIMITS, &run);
@@ -79,6 +89,7 @@ pub fn run_program(module: &VerifiedModule, p: &Program) -> Run {
     );
     let outcome = vm.run();
     let instructions = vm.instructions_executed();
+    let allocated = vm.bytes_allocated();
     let (host, _) = vm.into_parts();
     if host.gave_wrong_type {
         assert!(
@@ -95,6 +106,7 @@ pub fn run_program(module: &VerifiedModule, p: &Program) -> Run {
     let run = Run {
         outcome,
         instructions,
+        allocated,
         calls: host.calls,
     };
     check_outcome(module, p.limits, &run);

@@ -147,6 +147,7 @@ impl<'a> Arbitrary<'a> for Program {
                 registers: 256,
                 array_len: 1_000,
                 string_bytes: 4_096,
+                alloc_bytes: 65_536,
             }
         } else {
             Limits {
@@ -155,6 +156,7 @@ impl<'a> Arbitrary<'a> for Program {
                 registers: u.int_in_range(0..=24)?,
                 array_len: u.int_in_range(0..=8)?,
                 string_bytes: u.int_in_range(0..=32)?,
+                alloc_bytes: u.int_in_range(0..=512)?,
             }
         };
         let mut answers = Vec::new();

@@ -144,6 +144,10 @@ test('provenance of the audit plugin trace, as the CLI recorded it', async () =>
   // Limits and the negotiated capability table.
   assert.equal(await text(page, '#prov-limits tr[data-limit="instructions"] td.mono'), '5,000,000');
   assert.equal(await text(page, '#prov-limits tr[data-limit="call_depth"] td.mono'), '128');
+  assert.equal(await text(page, '#prov-limits tr[data-limit="alloc_bytes"] td.mono'), '268,435,456');
+  assert.equal(cli.header.limits.alloc_bytes, 268435456);
+  assert.equal(cli.format_version, 2);
+  assert.match(await field('file'), /; trace format v2, bytecode format v1$/);
   const caps = await page.$$eval('#prov-caps tr[data-cap]', (rows) => rows.map((r) => [...r.cells].map((c) => c.innerText)));
   assert.deepEqual(caps.map((r) => [r[0], r[1], r[3]]), [
     ['fs.read', '1.0', 'grant'], ['clock.now', '1.0', 'mock'], ['random.int', '1.0', 'grant'], ['log.write', '1.0', 'grant'],
@@ -301,6 +305,39 @@ test('a failed run: the error is marked and the banner still says the trace is i
   assert.equal(await selected(page), view.data.traps[0].event);
   assert.equal(await page.getAttribute('#source .line.trap-line', 'data-line'), String(view.data.traps[0].line));
   await shot(page, 'failed-run');
+  await page.close();
+});
+
+test('a run stopped by alloc_bytes, a format version 1 trace, and version 3', async () => {
+  const page = await newPage();
+  await openFile(page, traces['alloc-limit']);
+  assert.equal(await page.getAttribute('#banner', 'data-state'), 'ok');
+  assert.match(await text(page, '#prov-run dd[data-field="outcome"]'), /^failed: limit exceeded: alloc_bytes \(limit 2000\) at line 13 \(in `main`, pc \d+\)$/);
+  assert.equal(await text(page, '#prov-limits tr[data-limit="alloc_bytes"] td.mono'), '2,000');
+  const limits = await page.$$eval('#prov-limits tr[data-limit]', (rows) => rows.map((r) => r.dataset.limit));
+  assert.deepEqual(limits, ['instructions', 'call_depth', 'registers', 'array_len', 'string_bytes', 'alloc_bytes']);
+  await page.keyboard.press('e');
+  const view = decode(traces['alloc-limit']);
+  assert.equal(await selected(page), view.data.traps[0].event);
+  assert.equal(await page.getAttribute('#source .line.trap-line', 'data-line'), '13');
+  await shot(page, 'alloc-limit');
+  // Format version 1 (a golden trace of the core): read, alloc_bytes not recorded.
+  await openFile(page, path.join(ROOT, 'viewer', 'test', 'fixtures', 'golden-audit.ctrace'));
+  assert.equal(await page.getAttribute('#banner', 'data-state'), 'ok');
+  assert.match(await text(page, '#prov-run dd[data-field="file"]'), /; trace format v1, bytecode format v1$/);
+  assert.equal(await text(page, '#prov-limits tr[data-limit="alloc_bytes"] td.mono'), 'unbounded (not in trace format v1)');
+  assert.equal(await text(page, '#prov-limits tr[data-limit="instructions"] td.mono'), '5,000,000');
+  // Version 3: refused before anything is shown.
+  const newer = fs.readFileSync(traces['audit-plugin']);
+  newer[8] = 3;
+  const file = path.join(tmp, 'newer.ctrace');
+  fs.writeFileSync(file, newer);
+  await openFile(page, file);
+  assert.equal(await page.getAttribute('#banner', 'data-category'), 'unsupported');
+  assert.equal(await text(page, '#banner .banner-title'), 'Unsupported trace version');
+  assert.match(await text(page, '#banner .banner-detail'), /^unsupported trace format version 3 \(written by a newer ChronicleVM: upgrade to read it; this build reads version 2\) \(at byte 8\)\. Nothing is shown/);
+  assert.equal(await page.isVisible('#workspace'), false);
+  assert.deepEqual(page.errors, []);
   await page.close();
 });
 

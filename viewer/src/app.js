@@ -288,7 +288,10 @@
     const limits = clear($('prov-limits'));
     limits.append(el('tr', null, el('th', { text: 'limit' }), el('th', { text: 'value' })));
     for (const [k, v] of Object.entries(h.limits)) {
-      const text = v === 0xffffffffffffffffn ? 'unbounded' : v.toLocaleString('en-US');
+      // Trace format 1 records five limits; its runs had no `alloc_bytes`.
+      const text = k === 'alloc_bytes' && d.formatVersion === 1
+        ? 'unbounded (not in trace format v1)'
+        : v === 0xffffffffffffffffn ? 'unbounded' : v.toLocaleString('en-US');
       limits.append(el('tr', { 'data-limit': k }, el('td', { text: k }), el('td', { class: 'mono', text })));
     }
     const calls = new Map();

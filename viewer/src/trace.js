@@ -27,7 +27,9 @@
 // Not done here (documented in viewer/README.md): the embedded bytecode is
 // not decoded or verified. The viewer trusts the code map, which the header
 // checksum covers; the Rust reader also checks that the code map is the one
-// the module implies.
+// the module implies. Of the `alloc_bytes` limit, only the part the viewer
+// can count exactly is checked (appends and pushes, see `Machine.charge`):
+// the Rust reader also charges copy-on-write copies of shared values.
 //
 // A classic script: in a browser or worker it defines `Chronicle.trace`;
 // under Node it is a CommonJS module.
@@ -46,7 +48,10 @@
   // ------------------------------------------------------------- constants
 
   const MAGIC = [0x43, 0x48, 0x52, 0x54, 0x52, 0x41, 0x43, 0x45]; // "CHRTRACE"
-  const FORMAT_VERSION = 1;
+  /// The newest trace format version read, and the oldest: version 2 added
+  /// the `alloc_bytes` limit (a sixth varint in the limits field).
+  const FORMAT_VERSION = 2;
+  const OLDEST_FORMAT_VERSION = 1;
   const MODULE_FORMAT_VERSION = 1;
   const MAX_HEADER = 2 ** 30;
   const MAX_CHUNK = 65536;
@@ -70,7 +75,16 @@
   /// c = import, n = count, t = target pc, o = optional register (0 or r + 1).
   const OPERANDS = ['', 'r', 'r', 'rr', 'rk', 'rr', 'rrr', 'rr', 'rrr', 'rr', 't', 't', 'frno', 'o', 'co', 'rrt'];
 
-  const LIMIT_NAMES = ['instructions', 'call_depth', 'registers', 'array_len', 'string_bytes'];
+  /// The limits, in header order and by trap code (code = index + 1).
+  /// Version 1 headers hold the first five; `alloc_bytes` is then unbounded.
+  const LIMIT_NAMES = ['instructions', 'call_depth', 'registers', 'array_len', 'string_bytes', 'alloc_bytes'];
+  const U64_MAX = 0xffffffffffffffffn;
+  /// What one element pushed onto an array costs against `alloc_bytes`, by
+  /// array class (int, bool, ref): `alloc_cost` in crates/chronicle-core/src/limits.rs.
+  const ELEMENT_COST = [8, 1, 16];
+
+  /// The error of a step whose allocations pass the recorded `alloc_bytes`.
+  const ALLOC_BEYOND = 'allocations beyond the recorded alloc_bytes limit';
 
   // Machine phases (section 6.1).
   const P_START = 0, P_RUNNING = 1, P_CAP_OK = 2, P_CAP_ERR = 3, P_RETURNED = 4,
@@ -476,7 +490,7 @@
     }
     if (got < 10) throw err.truncated(got);
     const version = bytes[8] | (bytes[9] << 8);
-    if (version !== FORMAT_VERSION) {
+    if (version < OLDEST_FORMAT_VERSION || version > FORMAT_VERSION) {
       throw new TraceError('unsupported_version', unsupported(version, FORMAT_VERSION, 'trace format'), 8, {
         found: version,
       });
@@ -495,7 +509,7 @@
     if (!blake3.equal(headerHash, bytes.subarray(fieldsEnd, fieldsEnd + 32))) {
       throw new TraceError('header_hash_mismatch', 'header checksum mismatch: the header was altered or corrupted', fieldsEnd);
     }
-    const parsed = decodeFields(bytes, fieldsAt, fieldsEnd);
+    const parsed = decodeFields(bytes, fieldsAt, fieldsEnd, version);
     parsed.headerHash = blake3.toHex(headerHash);
     parsed.headerEnd = fieldsEnd + 32;
     parsed.formatVersion = version;
@@ -508,7 +522,7 @@
     LIMITS: 12, CAPABILITIES: 13, CODE_MAP: 14,
   };
 
-  function decodeFields(bytes, start, end) {
+  function decodeFields(bytes, start, end, version) {
     const exact = (pos) => pos;
     const s = new Cursor(bytes, start, end, exact);
     const h = {
@@ -555,10 +569,10 @@
         case F.POLICY_HASH: hashes.policy = hash(); break;
         case F.POLICY: h.policy = text('policy text'); break;
         case F.LIMITS: {
-          const v = [];
-          for (let i = 0; i < 5; i++) v.push(p.varintBig());
+          // Version 1 has no `alloc_bytes`: its runs were not bounded by it.
+          const count = version === 1 ? 5 : 6;
           h.limits = {};
-          LIMIT_NAMES.forEach((name, i) => { h.limits[name] = v[i]; });
+          LIMIT_NAMES.forEach((name, i) => { h.limits[name] = i < count ? p.varintBig() : U64_MAX; });
           parsed = true;
           break;
         }
@@ -751,8 +765,12 @@
       this.lim = {};
       for (const name of LIMIT_NAMES) {
         const v = limits[name];
-        this.lim[name] = v > 0x1fffffffffffffn ? Infinity : Number(v);
+        this.lim[name] = v === undefined || v > 0x1fffffffffffffn ? Infinity : Number(v);
       }
+      /// What the run may still allocate without bytes of the trace, as far
+      /// as the viewer counts it: appended bytes and pushed elements, not
+      /// copy-on-write copies (see `charge`).
+      this.allocLeft = this.lim.alloc_bytes;
       this.stream = stream;
       this.streamEnd = streamEnd;
       this.at = at;
@@ -804,6 +822,7 @@
         phase: this.phase,
         phaseValue: this.phaseValue,
         pending: this.pending && Object.assign({}, this.pending),
+        allocLeft: this.allocLeft,
       };
     }
 
@@ -817,6 +836,7 @@
       this.phase = s.phase;
       this.phaseValue = s.phaseValue;
       this.pending = s.pending && Object.assign({}, s.pending);
+      this.allocLeft = s.allocLeft;
       this.appendCache = { s: null, bytes: 0 };
     }
 
@@ -881,6 +901,22 @@
       this.func = top.func;
       this.pc = pc;
       if (this.wantDetail) this.detail = { kind: RETURN, func: top.func, pc: this.pc, value: share(value) };
+    }
+
+    /// Takes `cost` bytes from the recorded `alloc_bytes`; false (nothing
+    /// taken) past it. The Rust reader charges what the VM charged: appended
+    /// bytes and pushed elements, plus a copy of the contents whenever the
+    /// string or array was shared (an Rc count above one). The viewer has
+    /// no reference counts (strings are JavaScript strings, and an array's
+    /// `s` flag only says that a second reference may exist), so it charges
+    /// the first part only: never more than the Rust reader, so it never
+    /// refuses what the Rust reader accepts, and refuses with the same
+    /// message at the same event whenever copies did not make the
+    /// difference. `chronicle audit` checks the whole of it.
+    charge(cost) {
+      if (cost > this.allocLeft) return false;
+      this.allocLeft -= cost;
+      return true;
     }
 
     int(b, r) {
@@ -976,6 +1012,7 @@
             cache.s = joined;
             cache.bytes = oldBytes + n;
           }
+          if (!this.charge(n)) throw this.bad(ALLOC_BEYOND);
           this.regs[b + o0] = joined;
           break;
         }
@@ -997,9 +1034,11 @@
         case E.PUSH: {
           const x = share(this.regs[b + o1]);
           const arr = this.array(b, o0);
-          if (arr === null || arr.n >= this.lim.array_len || !fitsClass(arr.c, x)) {
-            throw this.bad('a push that failed');
-          }
+          if (arr === null) throw this.bad('a push that failed');
+          // As in the Rust reader: the allocation is charged before the
+          // length and the element are checked.
+          if (!this.charge(ELEMENT_COST[arr.c])) throw this.bad(ALLOC_BEYOND);
+          if (arr.n >= this.lim.array_len || !fitsClass(arr.c, x)) throw this.bad('a push that failed');
           arrPush(arr, x);
           break;
         }
@@ -1457,5 +1496,6 @@
     loadTrace, loadTraceSync, readHeader, Machine, TraceError, lineOf,
     formatValue, quote, typeName, valuesEqual, conforms, share, arrValues,
     KIND_NAMES, ENTER, STEP, RETURN, CAPABILITY, TRAP, END, EFFECTS: E,
+    FORMAT_VERSION, OLDEST_FORMAT_VERSION, LIMIT_NAMES, ALLOC_BEYOND,
   };
 });

@@ -119,4 +119,28 @@ function reseal(input) {
   return out;
 }
 
-module.exports = { FIXTURES, bytes, json, traceFixtures, valueJson, eventJson, reseal };
+/// What the Rust reader charges against `alloc_bytes` at least, counted from
+/// the events of `data` (a loaded trace), not with the viewer's charging
+/// code: every appended byte and every pushed element (int 8, bool 1,
+/// string or array 16). A list of [event, cost, 'append' or 'push'].
+function allocCharges(data) {
+  const { TraceView } = require('../src/model.js');
+  const view = new TraceView(data);
+  const cm = data.codeMap;
+  const out = [];
+  for (let i = 0; i < view.count; i++) {
+    if (data.kinds[i] !== T.STEP) continue;
+    const k = cm.funcs[data.funcs[i]].base + data.pcs[i];
+    const code = cm.eff[k];
+    if (code !== T.EFFECTS.APPEND && code !== T.EFFECTS.PUSH) continue;
+    const before = view.state(i - 1).frames.at(-1).regs;
+    if (code === T.EFFECTS.APPEND) {
+      out.push([i, Buffer.byteLength(before[cm.ops[4 * k + 1]], 'utf8'), 'append']);
+    } else {
+      out.push([i, [8, 1, 16][before[cm.ops[4 * k]].c], 'push']);
+    }
+  }
+  return out;
+}
+
+module.exports = { FIXTURES, bytes, json, traceFixtures, valueJson, eventJson, reseal, allocCharges };

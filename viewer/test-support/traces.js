@@ -26,6 +26,7 @@ const PLUGINS = [
   { name: 'config-lint', args: ['examples/config-lint.chr', '--policy', 'examples/config-lint-policy.toml'] },
   { name: 'kitchen-sink', args: ['viewer/test/fixtures/kitchen-sink.chr', '--policy', 'viewer/test/fixtures/kitchen-sink-policy.toml'] },
   { name: 'out-of-scope', args: ['viewer/test/fixtures/out-of-scope.chr', '--policy', 'viewer/test/fixtures/out-of-scope-policy.toml'], fails: true },
+  { name: 'alloc-limit', args: ['viewer/test/fixtures/alloc-limit.chr', '--policy', 'viewer/test/fixtures/alloc-limit-policy.toml'], fails: true },
 ];
 
 /// Records the example traces into `dir` (and, with `million`, the long
@@ -62,7 +63,31 @@ function inspect(bin, file, events) {
   return JSON.parse(text);
 }
 
-module.exports = { ROOT, chronicleBin, makeTraces, inspect };
+/// The Rust reader's verdict on FILE, from `chronicle inspect FILE --json`:
+/// ['ok' or the error message (as the viewer's TraceError words it), the
+/// events read before it].
+function rustVerdict(bin, file) {
+  let out;
+  try {
+    out = execFileSync(bin, ['inspect', file, '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    // Exit 3: not intact (JSON when the header was read, else only stderr);
+    // exit 2: not a trace this build reads.
+    if (e.stdout && e.stdout.length) {
+      const j = JSON.parse(e.stdout.toString('utf8'));
+      return [`${j.integrity.error} (at byte ${j.integrity.offset})`, j.events_total];
+    }
+    const prefix = `error: ${file}: `;
+    const line = e.stderr.toString('utf8').split('\n')[0];
+    if (!line.startsWith(prefix)) throw e;
+    return [line.slice(prefix.length).replace(/^integrity check failed: /, ''), 0];
+  }
+  const j = JSON.parse(out.toString('utf8'));
+  if (!j.integrity.ok) throw new Error(`exit 0 for a trace that is not intact: ${file}`);
+  return ['ok', j.events_total];
+}
+
+module.exports = { ROOT, chronicleBin, makeTraces, inspect, rustVerdict };
 
 if (require.main === module) {
   const bin = chronicleBin();

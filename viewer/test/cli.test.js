@@ -13,7 +13,9 @@ const fs = require('node:fs');
 const T = require('../src/trace.js');
 const { TraceView } = require('../src/model.js');
 const fx = require('../test-support/fixtures.js');
-const { chronicleBin, makeTraces, inspect } = require('../test-support/traces.js');
+const { chronicleBin, makeTraces, inspect, rustVerdict } = require('../test-support/traces.js');
+const { execFileSync } = require('node:child_process');
+const { rewrite, limitsOf } = require('../test-support/rewrite.js');
 
 const bin = chronicleBin();
 if (!bin && process.env.CI) {
@@ -124,3 +126,180 @@ test('committed fixtures: the viewer decodes what `chronicle inspect --json` pri
     compare(fx.bytes(`${name}.ctrace`), inspect(bin, file, true), name);
   }
 });
+
+/// A temporary directory for the duration of `f(dir)`.
+function inTemp(f) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chronicle-viewer-cli-'));
+  try {
+    return f(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/// The viewer's verdict on bytes, in `rustVerdict`'s shape.
+function jsVerdict(bytes) {
+  const data = T.loadTraceSync(bytes);
+  return [data.error ? data.error.message : 'ok', data.eventCount];
+}
+
+/// Records PLUGIN (a path from the repository root) with ARGS into DIR.
+function record(dir, name, plugin, args) {
+  const file = path.join(dir, `${name}.ctrace`);
+  try {
+    execFileSync(bin, ['trace', plugin, ...args, '--out', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    if (!(e.status === 1 && fs.existsSync(file))) throw new Error(`chronicle trace ${plugin} failed: ${e.stderr}`);
+  }
+  return file;
+}
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const ALLOC_BEYOND = /^malformed event #(\d+): allocations beyond the recorded alloc_bytes limit \(at byte \d+\)$/;
+
+test('format versions 1 and 2, the limits field and limit codes: the Rust reader\'s verdicts', { skip }, () => inTemp((dir) => {
+  const v1 = fx.bytes('golden-audit.ctrace');
+  const fib = fx.bytes('golden-fib-depth-limit.ctrace');
+  const five = limitsOf(v1);
+  const limitCode = (code) => (s) => {
+    assert.deepEqual([...s.subarray(s.length - 8, s.length - 5)], [0x06, 0x04, 0x02]);
+    s[s.length - 6] = code;
+  };
+  const fibFive = limitsOf(fib);
+  const cases = {
+    'v1 as recorded': v1,
+    'v1 re-framed': rewrite(v1),
+    'v2, six limits': rewrite(v1, { version: 2, limits: [...five, 268435456n] }),
+    'v2, alloc_bytes 2^64-1': rewrite(v1, { version: 2, limits: [...five, 2n ** 64n - 1n] }),
+    'v2, five limits': rewrite(v1, { version: 2 }),
+    'v2, seven limits': rewrite(v1, { version: 2, limits: [...five, 1n, 2n] }),
+    'v1, six limits': rewrite(v1, { limits: [...five, 1n] }),
+    'v0': rewrite(v1, { version: 0 }),
+    'v3': rewrite(v1, { version: 3 }),
+    'v3, six limits': rewrite(v1, { version: 3, limits: [...five, 1n] }),
+    'v65535': rewrite(v1, { version: 0xffff }),
+    'v1, limit code 6': rewrite(fib, { stream: limitCode(6) }),
+    'v2, limit code 6': rewrite(fib, { version: 2, limits: [...fibFive, 1000n], stream: limitCode(6) }),
+    'v2, limit code 7': rewrite(fib, { version: 2, limits: [...fibFive, 1000n], stream: limitCode(7) }),
+    'v2, limit code 0': rewrite(fib, { version: 2, limits: [...fibFive, 1000n], stream: limitCode(0) }),
+  };
+  const verdicts = {};
+  for (const [name, bytes] of Object.entries(cases)) {
+    const file = path.join(dir, `${name.replace(/\W+/g, '-')}.ctrace`);
+    fs.writeFileSync(file, bytes);
+    const rust = rustVerdict(bin, file);
+    assert.deepEqual(jsVerdict(bytes), rust, name);
+    if (rust[0] === 'ok') compare(bytes, inspect(bin, file, true), name);
+    verdicts[name] = rust[0];
+  }
+  // What these cases are about, as both readers see them.
+  assert.match(verdicts.v3, /^unsupported trace format version 3 \(written by a newer ChronicleVM: upgrade to read it; this build reads version 2\)/);
+  assert.match(verdicts.v0, /^unsupported trace format version 0 \(not a version this build knows; this build reads version 2\)/);
+  assert.equal(verdicts['v2, six limits'], 'ok');
+  assert.equal(verdicts['v1, limit code 6'], 'ok');
+  assert.equal(verdicts['v2, limit code 6'], 'ok');
+  assert.match(verdicts['v2, limit code 7'], /^unknown limit tag 7/);
+  const trap = T.loadTraceSync(cases['v2, limit code 6']).traps[0];
+  assert.equal(trap.what, 'limit exceeded: alloc_bytes (limit 6)');
+}));
+
+test('traces that stop at alloc_bytes, wherever that is: read by both, event by event', { skip }, () => inTemp((dir) => {
+  const traces = makeTraces(bin, dir);
+  const view = compare(new Uint8Array(fs.readFileSync(traces['alloc-limit'])), inspect(bin, traces['alloc-limit'], true), 'alloc-limit');
+  const data = view.data;
+  assert.equal(data.formatVersion, 2);
+  assert.equal(data.header.limits.alloc_bytes, 2000n);
+  assert.equal(data.traps.length, 1);
+  assert.equal(data.traps[0].name, 'limit exceeded');
+  assert.deepEqual(data.traps[0].limit, { name: 'alloc_bytes', value: 2000n });
+  assert.match(view.outcome(), /^failed: limit exceeded: alloc_bytes \(limit 2000\) at line \d+ \(in `main`, pc \d+\)$/);
+  // Recorded with other limits: the run stops at another instruction each time.
+  const stops = new Set();
+  for (const limit of [0, 1, 8, 9, 17, 40, 41, 99, 100, 257, 500, 777, 1000, 1234, 3000, 6000]) {
+    const file = record(dir, `alloc-${limit}`, 'viewer/test/fixtures/alloc-limit.chr', ['--alloc-bytes', String(limit)]);
+    const v = compare(new Uint8Array(fs.readFileSync(file)), inspect(bin, file, true), `--alloc-bytes ${limit}`);
+    assert.equal(v.data.header.limits.alloc_bytes, BigInt(limit));
+    const trap = v.data.traps[0];
+    if (trap) assert.equal(trap.what, `limit exceeded: alloc_bytes (limit ${limit})`);
+    stops.add(trap ? `${trap.event}` : 'returned');
+  }
+  assert.ok(stops.size >= 10 && !stops.has('returned'), `${stops.size} different ends`);
+}));
+
+/// Verdicts of both readers on `file` with its recorded alloc_bytes replaced
+/// by each of `limits`: a list of { limit, rust, js }.
+function allocSweep(dir, file, limits) {
+  const bytes = new Uint8Array(fs.readFileSync(file));
+  const five = limitsOf(bytes).slice(0, 5);
+  return limits.map((limit) => {
+    const altered = rewrite(bytes, { limits: [...five, BigInt(limit)] });
+    const out = path.join(dir, 'altered.ctrace');
+    fs.writeFileSync(out, altered);
+    return { limit, rust: rustVerdict(bin, out), js: jsVerdict(altered) };
+  });
+}
+
+/// Every limit just below one of the viewer's charges (counted from the
+/// events, test-support/fixtures.js), and the total.
+function chargeLimits(file) {
+  const list = fx.allocCharges(T.loadTraceSync(new Uint8Array(fs.readFileSync(file))));
+  const limits = [];
+  let total = 0;
+  for (const [, cost] of list) {
+    if (cost > 0) limits.push(total + cost - 1);
+    total += cost;
+  }
+  return [...limits, total];
+}
+
+test('alloc_bytes altered in the header, no value shared: the same verdict as the Rust reader at every charge', { skip }, () => inTemp((dir) => {
+  // Pushes onto arrays and appends to a string that nothing else holds:
+  // no copy-on-write copies, so the viewer counts all that the Rust reader
+  // charges.
+  const plugin = path.join(dir, 'no-copies.chr');
+  fs.writeFileSync(plugin, [
+    'fn main() -> int {',
+    '    let ints: [int] = [];',
+    '    let flags: [bool] = [];',
+    '    let names: [str] = [];',
+    '    let text = "";',
+    '    for i in 0..12 {',
+    '        push(ints, i);',
+    '        push(flags, i % 2 == 0);',
+    '        push(names, "k");',
+    '        text = text + "ab";',
+    '    }',
+    '    return len(text);',
+    '}',
+    '',
+  ].join('\n'));
+  const file = record(dir, 'no-copies', plugin, []);
+  const limits = chargeLimits(file);
+  assert.ok(limits.length > 40);
+  let refused = 0;
+  for (const { limit, rust, js } of allocSweep(dir, file, limits)) {
+    assert.deepEqual(js, rust, `alloc_bytes ${limit}`);
+    if (ALLOC_BEYOND.test(rust[0])) refused++;
+  }
+  assert.equal(refused, limits.length - 1, 'refused below the total, read at the total');
+}));
+
+test('alloc_bytes altered in the header, values shared: the viewer and the Rust event reader agree', { skip }, () => inTemp((dir) => {
+  // alloc-limit.chr pushes its string before appending to it again, so
+  // values are shared. A reader that hands out events (the viewer, and the
+  // Rust reader behind `chronicle inspect`) charges appends and pushes but
+  // not copy-on-write copies (a caller keeping events would make it copy
+  // what the run did not); only `verify` and replay, behind `chronicle
+  // audit`, charge copies too. So the verdicts must be the same at every limit.
+  const file = makeTraces(bin, dir)['alloc-limit'];
+  const limits = [...chargeLimits(file)];
+  for (let l = 0; l <= 2100; l += 50) limits.push(l);
+  let refused = 0;
+  for (const { limit, rust, js } of allocSweep(dir, file, limits)) {
+    const label = `alloc_bytes ${limit}: rust ${rust[0]}, js ${js[0]}`;
+    assert.equal(js[0], rust[0], label);
+    assert.equal(js[1], rust[1], label);
+    if (ALLOC_BEYOND.test(rust[0])) refused++;
+  }
+  assert.ok(refused > 5, `${refused} limits refused for allocations by both`);
+}));

@@ -131,8 +131,11 @@ pub struct LimitArgs {
     /// Most bytes in one string.
     #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.string_bytes)]
     pub string_bytes: u64,
+    /// Most bytes of strings and arrays allocated over the whole run.
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.alloc_bytes)]
+    pub alloc_bytes: u64,
     /// Lift every limit (trusted plugins only: time and memory become unbounded).
-    #[arg(long, conflicts_with_all = ["instructions", "call_depth", "registers", "array_len", "string_bytes"])]
+    #[arg(long, conflicts_with_all = ["instructions", "call_depth", "registers", "array_len", "string_bytes", "alloc_bytes"])]
     pub unbounded: bool,
     /// The limits given explicitly on the command line (filled in by [`parse`]).
     #[arg(skip)]
@@ -154,6 +157,7 @@ impl LimitArgs {
                 Limit::Registers => (&mut limits.registers, self.registers),
                 Limit::ArrayLen => (&mut limits.array_len, self.array_len),
                 Limit::StringBytes => (&mut limits.string_bytes, self.string_bytes),
+                Limit::AllocBytes => (&mut limits.alloc_bytes, self.alloc_bytes),
             };
             *slot = flag;
         }

@@ -1693,10 +1693,11 @@ fn inspect_json_has_the_documented_fields() {
     }
     assert_eq!(h["plugin_name"], "audit-plugin.chr");
     assert_eq!(h["limits"]["instructions"], 5_000_000);
+    assert_eq!(h["limits"]["alloc_bytes"], 268_435_456);
     assert_eq!(h["capabilities"][0]["name"], "fs.read");
     assert_eq!(h["capabilities"][0]["decision"], "grant");
     assert_eq!(h["capabilities"][0]["requested"], "1.0");
-    assert_eq!(j["format_version"], 1);
+    assert_eq!(j["format_version"], 2);
     for kind in ["enter", "step", "return", "capability", "trap", "end"] {
         assert!(j["counts"][kind].is_u64(), "counts.{kind}");
     }

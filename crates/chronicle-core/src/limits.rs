@@ -16,6 +16,10 @@ pub struct Limits {
     pub array_len: u64,
     /// Bytes of one string.
     pub string_bytes: u64,
+    /// Bytes of strings and arrays allocated over the whole run, counted as
+    /// [`alloc_cost`] says. It bounds the plugin's total heap, which the
+    /// per-value limits above do not: a plugin may keep many large values.
+    pub alloc_bytes: u64,
 }
 
 impl Limits {
@@ -26,6 +30,7 @@ impl Limits {
         registers: 256,
         array_len: 100_000,
         string_bytes: 1_048_576,
+        alloc_bytes: 268_435_456,
     };
 
     /// No limit at all (each bound is the largest representable value).
@@ -36,6 +41,7 @@ impl Limits {
         registers: u64::MAX,
         array_len: u64::MAX,
         string_bytes: u64::MAX,
+        alloc_bytes: u64::MAX,
     };
 
     /// The value of one limit.
@@ -46,6 +52,7 @@ impl Limits {
             Limit::Registers => self.registers,
             Limit::ArrayLen => self.array_len,
             Limit::StringBytes => self.string_bytes,
+            Limit::AllocBytes => self.alloc_bytes,
         }
     }
 }
@@ -69,16 +76,19 @@ pub enum Limit {
     ArrayLen,
     /// [`Limits::string_bytes`].
     StringBytes,
+    /// [`Limits::alloc_bytes`].
+    AllocBytes,
 }
 
 impl Limit {
     /// Every limit.
-    pub const ALL: [Limit; 5] = [
+    pub const ALL: [Limit; 6] = [
         Limit::Instructions,
         Limit::CallDepth,
         Limit::Registers,
         Limit::ArrayLen,
         Limit::StringBytes,
+        Limit::AllocBytes,
     ];
 
     /// The limit's name, as in policy files and error messages.
@@ -89,6 +99,7 @@ impl Limit {
             Limit::Registers => "registers",
             Limit::ArrayLen => "array_len",
             Limit::StringBytes => "string_bytes",
+            Limit::AllocBytes => "alloc_bytes",
         }
     }
 }
@@ -96,5 +107,66 @@ impl Limit {
 impl fmt::Display for Limit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// What allocations cost against [`Limits::alloc_bytes`]: fixed figures, the
+/// same on every machine, so that a run and its replay hit the limit at the
+/// same instruction.
+///
+/// A new string or array costs [`alloc_cost::OBJECT`] plus its contents;
+/// growing one (a push, an in-place append) costs the added contents; a
+/// copy-on-write copy of a shared one costs its contents. Contents cost one
+/// byte per string byte or `bool` element, [`alloc_cost::INT`] per `int`
+/// element and [`alloc_cost::REF`] per string or array element (a reference:
+/// the element itself is counted where it was made).
+pub mod alloc_cost {
+    use crate::value::{Array, Value};
+
+    /// The fixed cost of one string or array object (its header).
+    pub const OBJECT: u64 = 32;
+    /// The cost of one `int` element.
+    pub const INT: u64 = 8;
+    /// The cost of one `bool` element.
+    pub const BOOL: u64 = 1;
+    /// The cost of one element that is a string or an array.
+    pub const REF: u64 = 16;
+
+    /// The cost of the contents of `array` (what copying it costs).
+    pub fn array_contents(array: &Array) -> u64 {
+        let (n, each) = match array {
+            Array::Int(v) => (v.len(), INT),
+            Array::Bool(v) => (v.len(), BOOL),
+            Array::Ref(v) => (v.len(), REF),
+        };
+        (n as u64).saturating_mul(each)
+    }
+
+    /// The cost of building `value` from nothing, every string and array
+    /// in it included, each time it occurs (what a value that crosses the
+    /// host boundary costs), if it is at most `budget`; `None` if it is more.
+    /// Stops as soon as the budget is passed, so a value that shares one
+    /// large array many times costs little to measure.
+    pub fn deep_within(value: &Value, budget: u64) -> Option<u64> {
+        let mut left = budget;
+        take_deep(value, &mut left)?;
+        Some(budget - left)
+    }
+
+    fn take_deep(value: &Value, left: &mut u64) -> Option<()> {
+        let own = match value {
+            Value::Unit | Value::Int(_) | Value::Bool(_) => 0,
+            Value::Str(s) => OBJECT.saturating_add(s.len() as u64),
+            Value::Array(a) => OBJECT.saturating_add(array_contents(a)),
+        };
+        *left = left.checked_sub(own)?;
+        if let Value::Array(a) = value {
+            if let Array::Ref(items) = &**a {
+                for item in items {
+                    take_deep(item, left)?;
+                }
+            }
+        }
+        Some(())
     }
 }

@@ -179,6 +179,29 @@ impl Value {
         }
     }
 
+    /// This value with no storage shared with any other value: what is
+    /// shared is copied, at every depth. The VM gives hosts unshared
+    /// arguments and keeps unshared results, so that what a host keeps
+    /// cannot change what the run copies (and `alloc_bytes` charges); an
+    /// [`Observer`](crate::vm::Observer) that keeps values should keep them
+    /// unshared for the same reason. `value.clone().unshared()` is a deep copy.
+    pub fn unshared(mut self) -> Value {
+        match &mut self {
+            Value::Str(s) => {
+                Rc::make_mut(s);
+            }
+            Value::Array(a) => {
+                if let Array::Ref(items) = Rc::make_mut(a) {
+                    for item in items {
+                        *item = std::mem::take(item).unshared();
+                    }
+                }
+            }
+            Value::Unit | Value::Int(_) | Value::Bool(_) => {}
+        }
+        self
+    }
+
     /// The most elements and the most string bytes found anywhere in this
     /// value, to check it against the array and string limits.
     pub fn extent(&self) -> (usize, usize) {

@@ -804,6 +804,7 @@ const SMALL: Limits = Limits {
     registers: 512,
     array_len: 1_000,
     string_bytes: 4_096,
+    alloc_bytes: 65_536,
 };
 
 /// What a run shows: its result, instruction count and observed events.
@@ -838,8 +839,20 @@ fn mocked_run(
     (outcome, host_calls.get())
 }
 
+/// Proptest cases for a block whose default is `default`: that many times
+/// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
+fn proptest_cases(default: u32) -> u32 {
+    let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
+        return default;
+    };
+    match scale.parse::<u32>() {
+        Ok(k) if k >= 1 => default.saturating_mul(k),
+        _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(proptest_cases(256)))]
 
     /// A run whose capabilities are all mocked is a pure function of the
     /// module and the policy: two runs from scratch agree on the result, the

@@ -100,3 +100,85 @@ fn host_array_of_scalars_as_value_list_keeps_its_elements() {
         ))])))
     );
 }
+
+/// A host that may keep what crosses the boundary: the arguments it gets
+/// and the result it returns (`[7]`).
+struct Keeper {
+    keeps: bool,
+    kept: Vec<Value>,
+}
+
+impl Host for Keeper {
+    fn call(&mut self, _import: u16, args: &[Value]) -> Result<Value, CapabilityError> {
+        let result = Value::array(vec![Value::Int(7)]);
+        if self.keeps {
+            self.kept.extend(args.iter().cloned());
+            self.kept.push(result.clone());
+        }
+        Ok(result)
+    }
+}
+
+/// Found by `audit` (after the `alloc_bytes` limit was added): a host that
+/// kept its argument (the fuzz host records every call) shared the array
+/// with the plugin's register, so the plugin's next write copied it and
+/// was charged for it; the replay host keeps nothing, so the replayed run
+/// allocated less, did not hit `alloc_bytes` where the recording had, and
+/// the fresh recording failed to replay. Arguments now leave unshared and
+/// results are kept unshared: what a host keeps changes nothing.
+#[test]
+fn what_a_host_keeps_does_not_change_what_the_run_allocates() {
+    let ints = Type::array_of(Type::Int);
+    let main = Function {
+        name: "main".into(),
+        params: 0,
+        regs: vec![ints.clone(), Type::Int, ints.clone(), Type::Int],
+        ret: Some(Type::Int),
+        code: vec![
+            Instr::LoadInt { d: 1, imm: 5 },
+            Instr::ArrayInt { d: 0, a: 1, n: 1 },
+            Instr::Cap {
+                d: 2,
+                c: 0,
+                a: 0,
+                n: 1,
+            },
+            // Write to the argument, then to the result.
+            Instr::SetInt { a: 0, i: 3, v: 1 },
+            Instr::SetInt { a: 2, i: 3, v: 1 },
+            Instr::ArrayLen { d: 1, a: 2 },
+            Instr::Ret { a: 1 },
+        ],
+        lines: vec![1; 7],
+    };
+    let keep = Import {
+        name: "keep".into(),
+        version: Version::new(1, 0),
+        sig: Signature {
+            params: vec![ints.clone()],
+            ret: Some(ints),
+        },
+    };
+    let module = Module {
+        imports: vec![keep],
+        funcs: vec![main],
+        ..Module::default()
+    };
+    let module = verify(module).expect("verifies");
+    let run = |keeps| {
+        let host = Keeper {
+            keeps,
+            kept: Vec::new(),
+        };
+        let mut vm = vm::Vm::new(&module, Limits::DEFAULT, host);
+        let result = vm.run();
+        (result, vm.bytes_allocated(), vm.host().kept.len())
+    };
+    let (forgetful, keeping) = (run(false), run(true));
+    assert_eq!(
+        keeping.2, 2,
+        "the keeping host kept its argument and result"
+    );
+    assert_eq!(forgetful.0, Ok(Value::Int(1)));
+    assert_eq!((forgetful.0, forgetful.1), (keeping.0, keeping.1));
+}

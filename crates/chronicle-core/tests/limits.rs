@@ -8,6 +8,9 @@ use chronicle_core::types::Type;
 use chronicle_core::vm::{NoHost, RuntimeError, TrapKind, Vm};
 use chronicle_core::{verify, Limit, Limits, Value};
 
+mod workloads;
+use workloads::copies_kept_alive;
+
 fn func(name: &str, params: u16, regs: Vec<Type>, ret: Option<Type>, code: Vec<Instr>) -> Function {
     let lines = (1..=code.len() as u32).collect();
     Function {
@@ -46,6 +49,7 @@ fn exactly(m: &Module, limit: Limit, at: u64) -> RuntimeError {
         Limit::Registers => l.registers = v,
         Limit::ArrayLen => l.array_len = v,
         Limit::StringBytes => l.string_bytes = v,
+        Limit::AllocBytes => l.alloc_bytes = v,
     };
     set(&mut limits, at);
     run(m, limits)
@@ -262,6 +266,81 @@ fn string_bytes() {
 }
 
 #[test]
+fn alloc_bytes_charges_each_kind_of_allocation() {
+    let regs = vec![
+        Type::Int,
+        Type::Int,
+        Type::Int,
+        Type::array_of(Type::Int),
+        Type::array_of(Type::Int),
+        Type::Str,
+        Type::Str,
+        Type::Str,
+        Type::array_of(Type::Str),
+    ];
+    let code = vec![
+        Instr::LoadInt { d: 0, imm: 1 },
+        Instr::LoadInt { d: 1, imm: 12345 },
+        Instr::LoadInt { d: 2, imm: 3 },
+        // A new [int] of 3: its header and 3 ints (32 + 24).
+        Instr::ArrayInt { d: 3, a: 0, n: 3 },
+        // Growth by one int (8).
+        Instr::PushInt { a: 3, v: 0 },
+        // Sharing costs nothing ...
+        Instr::MoveRef { d: 4, a: 3 },
+        // ... until a write copies the 4 ints (32).
+        Instr::SetInt { a: 4, i: 0, v: 2 },
+        // A new string of 5 bytes (32 + 5).
+        Instr::IntToStr { d: 5, a: 1 },
+        // Constants are shared: free.
+        Instr::LoadStr { d: 6, k: 0 },
+        Instr::LoadStr { d: 7, k: 1 },
+        // A [str] of 3 one-byte parts: 32 + 3 * (16 + 32 + 1).
+        Instr::Split { d: 8, s: 6, sep: 7 },
+        // An in-place append of one byte (1).
+        Instr::Concat { d: 5, a: 5, b: 7 },
+        Instr::Ret { a: 0 },
+    ];
+    let m = module(
+        vec![func("main", 0, regs, Some(Type::Int), code)],
+        vec![Const::Str("a,b,c".into()), Const::Str(",".into())],
+    );
+    let total = 56 + 8 + 32 + 37 + 179 + 1;
+    let verified = verify(m.clone()).unwrap();
+    let mut vm = Vm::new(&verified, Limits::DEFAULT, NoHost);
+    assert_eq!(vm.run(), Ok(Value::Int(1)));
+    assert_eq!(vm.bytes_allocated(), total);
+    let err = exactly(&m, Limit::AllocBytes, total);
+    assert_eq!(err.pc, 11, "the last allocation is the one past the limit");
+}
+
+#[test]
+fn alloc_bytes_bounds_copies_kept_alive() {
+    let verified = verify(copies_kept_alive(1000)).unwrap();
+    let mut vm = Vm::new(&verified, Limits::DEFAULT, NoHost);
+    assert_eq!(vm.run(), Ok(Value::Int(1000)));
+    // 100 pushed ints, then per round a reference (16) and a copy (800).
+    assert_eq!(vm.bytes_allocated(), 800 + 1000 * 816);
+
+    let limits = Limits {
+        alloc_bytes: 100_000,
+        ..Limits::DEFAULT
+    };
+    let mut vm = Vm::new(&verified, limits, NoHost);
+    let err = vm.run().expect_err("the copies pass the limit");
+    assert_eq!(
+        err.kind,
+        TrapKind::LimitExceeded {
+            limit: Limit::AllocBytes,
+            value: 100_000
+        }
+    );
+    assert_eq!(err.pc, 9, "the copy of round 122 is refused");
+    assert_eq!(vm.bytes_allocated(), 800 + 121 * 816 + 16);
+    assert!(err.to_string().starts_with("limit exceeded: alloc_bytes"));
+}
+
+#[test]
 fn unbounded_lifts_every_limit() {
     let m = module(
         vec![func(
@@ -275,4 +354,33 @@ fn unbounded_lifts_every_limit() {
     );
     assert!(run(&m, Limits::DEFAULT).0.is_err());
     assert_eq!(run(&m, Limits::UNBOUNDED).0, Ok(Value::Int(1)));
+}
+
+#[test]
+fn alloc_bytes_charges_a_shared_result_in_full() {
+    // An [[int]] holding one 1000-int array 1000 times costs little to build
+    // (a reference a push) but is printed and recorded in full: returning it
+    // costs 32 + 1000 * 16 + 1000 * (32 + 8000) bytes.
+    let regs = vec![
+        Type::Int,
+        Type::Int,
+        Type::array_of(Type::Int),
+        Type::array_of(Type::array_of(Type::Int)),
+    ];
+    let code = vec![
+        Instr::LoadInt { d: 0, imm: 0 },
+        Instr::LoadInt { d: 1, imm: 1000 },
+        Instr::PushInt { a: 2, v: 0 },
+        Instr::ForNext { i: 0, end: 1, t: 2 },
+        Instr::LoadInt { d: 0, imm: 0 },
+        Instr::PushRef { a: 3, v: 2 },
+        Instr::ForNext { i: 0, end: 1, t: 5 },
+        Instr::RetRef { a: 3 },
+    ];
+    let ret = Some(Type::array_of(Type::array_of(Type::Int)));
+    let m = module(vec![func("main", 0, regs, ret, code)], vec![]);
+    let built = 1000 * 8 + 1000 * 16;
+    let result = 32 + 1000 * 16 + 1000 * (32 + 8000);
+    let err = exactly(&m, Limit::AllocBytes, built + result);
+    assert_eq!(err.pc, 7, "the return is refused, not the pushes");
 }

@@ -14,7 +14,7 @@ use chronicle_core::module::{Const, Import, Module};
 use chronicle_core::testing::valid_module;
 use chronicle_core::trace::{
     self, testing, Collector, Decision, Event, EventKind, NegotiatedEntry, Reader, RecordError,
-    RecorderOptions, ReplayError, TraceError, TraceErrorKind, TraceHeader,
+    RecorderOptions, ReplayError, TraceError, TraceErrorKind, TraceHeader, TRACE_FORMAT_VERSION,
 };
 use chronicle_core::types::{Signature, Type, Version};
 use chronicle_core::value::Array;
@@ -30,7 +30,7 @@ use std::rc::Rc;
 
 mod workloads;
 
-use workloads::{fib, for_sum, func, sieve, strings, sum_loop};
+use workloads::{copies_kept_alive, fib, for_sum, func, sieve, strings, sum_loop};
 
 const LOG: &str = "boot ok\nERROR disk\nwarn\nERROR net\nok";
 
@@ -621,6 +621,107 @@ fn replay_needs_no_host_at_all() {
 }
 
 #[test]
+fn a_run_stopped_by_alloc_bytes_is_traced_verified_and_replayed() {
+    let m = copies_kept_alive(1000);
+    let limits = Limits {
+        alloc_bytes: 100_000,
+        ..Limits::DEFAULT
+    };
+    let (outcome, bytes) = record(&m, NoHost, limits);
+    let e = outcome.expect_err("the copies pass the limit");
+    let kind = TrapKind::LimitExceeded {
+        limit: Limit::AllocBytes,
+        value: 100_000,
+    };
+    assert_eq!(e.kind, kind);
+    let summary = trace::verify(&bytes[..]).unwrap();
+    assert_eq!(summary.outcome.map_err(|e| e.kind), Err(kind.clone()));
+    let report = trace::replay(Cursor::new(&bytes)).unwrap();
+    assert_eq!(report.outcome.map_err(|e| e.kind), Err(kind));
+    let reader = Reader::open(&bytes[..]).unwrap();
+    assert_eq!(reader.header().limits.alloc_bytes, 100_000);
+}
+
+#[test]
+fn keeping_every_event_of_a_trace_at_its_alloc_bytes_limit_reads_it_whole() {
+    // Kept events share arrays with the reader's registers, so the reader
+    // copies at each later push or write what the run did not: those copies
+    // must not count against the recorded limit (set here to what the run
+    // needed, to the byte).
+    let need = 800 + 200 * 816;
+    let limits = Limits {
+        alloc_bytes: need,
+        ..Limits::DEFAULT
+    };
+    let (outcome, bytes) = record(&copies_kept_alive(200), NoHost, limits);
+    assert_eq!(outcome, Ok(Value::Int(200)));
+    trace::verify(&bytes[..]).expect("verifies");
+    let kept = read_events(&bytes);
+    assert!(matches!(kept.last(), Some(Event::End { .. })));
+    let short = Limits {
+        alloc_bytes: need - 1,
+        ..Limits::DEFAULT
+    };
+    assert!(record(&copies_kept_alive(200), NoHost, short).0.is_err());
+}
+
+/// LEB128, as the trace format writes varints.
+fn varint(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+#[test]
+fn a_trace_that_copies_past_its_recorded_alloc_bytes_is_refused() {
+    // A genuine run within 1,000,000 bytes (it allocates 816,800), whose
+    // header is then forged to say 100,000: the reader's copies of the
+    // array (no bytes of the trace pay for them) pass the recorded limit.
+    let limits = Limits {
+        alloc_bytes: 1_000_000,
+        ..Limits::DEFAULT
+    };
+    let (outcome, bytes) = record(&copies_kept_alive(1000), NoHost, limits);
+    assert_eq!(outcome, Ok(Value::Int(1000)));
+    let l = Limits::DEFAULT;
+    let field: Vec<u8> = [
+        l.instructions,
+        l.call_depth,
+        l.registers,
+        l.array_len,
+        l.string_bytes,
+        1_000_000,
+    ]
+    .into_iter()
+    .flat_map(varint)
+    .collect();
+    let at = bytes
+        .windows(field.len())
+        .position(|w| w == field)
+        .expect("the limits field");
+    let (old, new) = (varint(1_000_000), varint(100_000));
+    assert_eq!(old.len(), new.len());
+    let mut forged = bytes.clone();
+    let end = at + field.len();
+    forged[end - new.len()..end].copy_from_slice(&new);
+    let forged = testing::reseal(&forged);
+    let e = trace::verify(&forged[..]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("allocations beyond the recorded alloc_bytes limit"),
+        "{e}"
+    );
+    assert!(trace::replay(Cursor::new(&forged)).is_err());
+}
+
+#[test]
 fn a_changed_capability_result_is_a_divergence() {
     // Record, then change the recorded clock value and reseal the chain:
     // the trace verifies, but the replayed run writes another value.
@@ -1001,13 +1102,13 @@ fn finish_refuses_an_outcome_the_run_did_not_have() {
 fn newer_versions_and_other_files_are_refused_clearly() {
     let (_, bytes) = record(&fib(3), NoHost, Limits::DEFAULT);
     let mut newer = bytes.clone();
-    newer[8] = 2;
+    newer[8] = 3;
     let e = trace::verify(&newer[..]).unwrap_err();
     assert_eq!(
         e.kind,
         TraceErrorKind::UnsupportedVersion {
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         }
     );
     assert!(e.to_string().contains("newer"), "{e}");
@@ -1095,7 +1196,7 @@ fn golden_cases() -> Vec<(&'static str, Vec<u8>)> {
 fn golden_traces_keep_verifying_replaying_and_recording_the_same() {
     let bless = std::env::var_os("CHRONICLE_BLESS").is_some();
     for (name, fresh) in golden_cases() {
-        let path = golden(name);
+        let path = golden(&format!("v{TRACE_FORMAT_VERSION}/{name}"));
         if bless {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &fresh).unwrap();
@@ -1110,17 +1211,61 @@ fn golden_traces_keep_verifying_replaying_and_recording_the_same() {
             stored == fresh,
             "{name}: recording the same run gives other bytes; if the format \
              changed on purpose, bump TRACE_FORMAT_VERSION, keep reading the \
-             old version, and re-record with CHRONICLE_BLESS=1"
+             old version (its golden traces stay), and record the new ones \
+             with CHRONICLE_BLESS=1"
+        );
+    }
+}
+
+/// Traces written by older versions of the format still verify and replay:
+/// their golden files are kept, never re-recorded.
+#[test]
+fn golden_traces_of_older_versions_still_verify_and_replay() {
+    for name in ["audit.ctrace", "fib-depth-limit.ctrace"] {
+        let stored = std::fs::read(golden(&format!("v1/{name}"))).unwrap();
+        assert_eq!(u16::from_le_bytes([stored[8], stored[9]]), 1);
+        let summary = trace::verify(&stored[..]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let report = trace::replay(Cursor::new(&stored)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(report.final_hash, summary.final_hash, "{name}");
+        let reader = Reader::open(&stored[..]).unwrap();
+        assert_eq!(reader.format_version(), 1);
+        // Version 1 had no `alloc_bytes`: its runs were not bounded by it.
+        assert_eq!(reader.header().limits.alloc_bytes, u64::MAX, "{name}");
+        assert_eq!(
+            reader.header().limits.instructions,
+            Limits::DEFAULT.instructions
+        );
+        // The same bytes labelled version 2 lack the sixth limit: refused.
+        let mut relabelled = stored.clone();
+        relabelled[8] = 2;
+        let relabelled = testing::reseal(&relabelled);
+        let e = trace::verify(&relabelled[..]).unwrap_err();
+        assert!(
+            matches!(
+                e.kind,
+                TraceErrorKind::Truncated | TraceErrorKind::BadHeader { .. }
+            ),
+            "{name}: {e}"
         );
     }
 }
 
 // ---------------------------------------------------------------- properties
 
+/// Proptest cases for a block whose default is `default`: that many times
+/// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
+fn proptest_cases(default: u32) -> u32 {
+    let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
+        return default;
+    };
+    match scale.parse::<u32>() {
+        Ok(k) if k >= 1 => default.saturating_mul(k),
+        _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128),
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(proptest_cases(128)))]
 
     /// Any verified module: the trace verifies, decodes to the live events,
     /// replays to the recorded outcome; a changed byte or a cut is
@@ -1140,6 +1285,7 @@ proptest! {
             registers: 512,
             array_len: 1_000,
             string_bytes: 4_096,
+            alloc_bytes: 16_384,
         };
         let options = RecorderOptions { chunk_size: chunk, compress };
         let (outcome, bytes) = record_opts(&m, GenHost::new(&m), limits, options);

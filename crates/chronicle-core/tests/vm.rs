@@ -14,13 +14,23 @@ const LIMITS: Limits = Limits {
     registers: 512,
     array_len: 1_000,
     string_bytes: 4_096,
+    alloc_bytes: 65_536,
 };
 
+/// Proptest cases for a block whose default is `default`: that many times
+/// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
+fn proptest_cases(default: u32) -> u32 {
+    let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
+        return default;
+    };
+    match scale.parse::<u32>() {
+        Ok(k) if k >= 1 => default.saturating_mul(k),
+        _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
+    }
+}
+
 proptest! {
-    // 1024 cases unless PROPTEST_CASES says otherwise.
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1024),
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(proptest_cases(1024)))]
 
     /// A verified module never panics the VM: every run ends in a value or a
     /// structured error, within the instruction limit, and runs the same way twice.

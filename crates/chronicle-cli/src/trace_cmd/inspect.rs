@@ -8,7 +8,7 @@ use super::report::{event_json, header_json, header_text, value_json};
 use super::{open_file, trace_failure, InspectArgs};
 use crate::commands::{error_json, print_line};
 use crate::failure::Failure;
-use chronicle_core::trace::{hex, Event, EventKind, Outcome, Reader, TRACE_FORMAT_VERSION};
+use chronicle_core::trace::{hex, Event, EventKind, Outcome, Reader};
 use serde_json::json;
 use std::io::{BufReader, Write};
 use std::ops::Range;
@@ -26,11 +26,12 @@ pub fn inspect(args: &InspectArgs) -> Result<(), Failure> {
     let header = reader.header().clone();
     let header_hash = reader.header_hash();
     let module = reader.module().module().clone();
+    let format_version = reader.format_version();
     let mut out = std::io::stdout().lock();
     if !args.json {
         let _ = writeln!(
             out,
-            "trace {} (format version {TRACE_FORMAT_VERSION})",
+            "trace {} (format version {format_version})",
             path.display()
         );
         let _ = write!(out, "{}", header_text(&header, &header_hash));
@@ -85,7 +86,7 @@ pub fn inspect(args: &InspectArgs) -> Result<(), Failure> {
         };
         let obj = json!({
             "trace": path.display().to_string(),
-            "format_version": TRACE_FORMAT_VERSION,
+            "format_version": format_version,
             "header": header_json(&header, &header_hash),
             "functions": module.funcs.iter().enumerate().map(|(i, f)| json!({
                 "index": i, "name": f.name, "params": f.params, "registers": f.regs.len(),

@@ -81,6 +81,7 @@ pub fn header_json(h: &TraceHeader, header_hash: &[u8; 32]) -> serde_json::Value
             "registers": l.registers,
             "array_len": l.array_len,
             "string_bytes": l.string_bytes,
+            "alloc_bytes": l.alloc_bytes,
         },
         "capabilities": h.capabilities.iter().map(|e| json!({
             "name": e.name,
@@ -134,8 +135,8 @@ pub fn header_text(h: &TraceHeader, header_hash: &[u8; 32]) -> String {
         (
             "limits",
             format!(
-                "instructions {}, call_depth {}, registers {}, array_len {}, string_bytes {}",
-                l.instructions, l.call_depth, l.registers, l.array_len, l.string_bytes
+                "instructions {}, call_depth {}, registers {}, array_len {}, string_bytes {}, alloc_bytes {}",
+                l.instructions, l.call_depth, l.registers, l.array_len, l.string_bytes, l.alloc_bytes
             ),
         ),
     ];

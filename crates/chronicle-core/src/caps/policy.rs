@@ -61,7 +61,7 @@ use toml::Spanned;
 pub struct Policy {
     file: String,
     text: String,
-    limits: [Option<u64>; 5],
+    limits: [Option<u64>; Limit::ALL.len()],
     rules: BTreeMap<String, Rule>,
 }
 
@@ -361,7 +361,7 @@ impl Policy {
         let mut policy = Policy {
             file: file.to_owned(),
             text: text.to_owned(),
-            limits: [None; 5],
+            limits: [None; Limit::ALL.len()],
             rules: BTreeMap::new(),
         };
         let mut errors = Vec::new();
@@ -397,7 +397,7 @@ impl Policy {
         Policy {
             file: "<no policy>".into(),
             text: String::new(),
-            limits: [None; 5],
+            limits: [None; Limit::ALL.len()],
             rules: BTreeMap::new(),
         }
     }
@@ -594,6 +594,7 @@ fn limit_mut(limits: &mut Limits, limit: Limit) -> &mut u64 {
         Limit::Registers => &mut limits.registers,
         Limit::ArrayLen => &mut limits.array_len,
         Limit::StringBytes => &mut limits.string_bytes,
+        Limit::AllocBytes => &mut limits.alloc_bytes,
     }
 }
 
@@ -736,7 +737,7 @@ impl Parser<'_> {
     fn limits(
         &self,
         value: &Spanned<DeValue<'_>>,
-        out: &mut [Option<u64>; 5],
+        out: &mut [Option<u64>; Limit::ALL.len()],
         errors: &mut Vec<PolicyError>,
     ) {
         let Some(table) = self.table(value, "limits", "", errors) else {
@@ -1002,7 +1003,7 @@ mod tests {
     const ERRORS: &[(&str, &str)] = &[
         // Unknown keys, at every level.
         ("colour = 1\n", "p.toml:1:1: colour: unknown key (expected limits or capabilities)"),
-        ("[limits]\nfuel = 5\n", "p.toml:2:1: limits.fuel: unknown limit (expected one of instructions, call_depth, registers, array_len, string_bytes)"),
+        ("[limits]\nfuel = 5\n", "p.toml:2:1: limits.fuel: unknown limit (expected one of instructions, call_depth, registers, array_len, string_bytes, alloc_bytes)"),
         ("[capabilities.\"fs.read@1\"]\ndecision = \"grant\"\npathz = []\n", "p.toml:3:1: capabilities.\"fs.read@1\".pathz: unknown key (expected decision, returns, paths or optional)"),
         // Wrong types.
         ("limits = 5\n", "p.toml:1:10: limits: expected a table, found an integer"),

@@ -56,6 +56,7 @@ pub(super) fn limit_code(l: Limit) -> u8 {
         Limit::Registers => 3,
         Limit::ArrayLen => 4,
         Limit::StringBytes => 5,
+        Limit::AllocBytes => 6,
     }
 }
 

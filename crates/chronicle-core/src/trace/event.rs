@@ -256,7 +256,7 @@ impl LiveEvents {
         Event::Enter {
             func,
             args: (0..params)
-                .map(|r| frame.get(r).unwrap_or_default())
+                .map(|r| frame.get(r).unwrap_or_default().unshared())
                 .collect(),
         }
     }
@@ -269,7 +269,7 @@ impl LiveEvents {
             .map_or(Effect::None, |i| self.map.effects[i]);
         let (regs, n) = effect.writes();
         for &r in &regs[..n] {
-            writes.push(r, frame.get(r).unwrap_or_default());
+            writes.push(r, frame.get(r).unwrap_or_default().unshared());
         }
         Event::Step {
             func,
@@ -291,6 +291,8 @@ pub(super) fn line(module: &Module, func: u16, pc: u16) -> u32 {
 /// An observer that keeps every event of a run in memory: for tests, and
 /// for runs small enough to hold whole. The events equal those a
 /// [`Reader`](super::Reader) decodes from a recording of the same run.
+/// It keeps values [unshared](Value::unshared), so that the observed run
+/// copies (and charges to `alloc_bytes`) exactly what an unobserved one does.
 ///
 /// ```
 /// # use chronicle_core::{isa::Instr, module::{Function, Module}, types::Type};
@@ -357,7 +359,7 @@ impl Observer for Collector {
     fn exit(&mut self, func: u16, value: &Value) {
         self.events.push(Event::Return {
             func,
-            value: value.clone(),
+            value: value.clone().unshared(),
         });
     }
 
@@ -369,8 +371,8 @@ impl Observer for Collector {
     ) {
         self.events.push(Event::Capability {
             import,
-            args: args.to_vec(),
-            outcome: outcome.cloned().map_err(Clone::clone),
+            args: args.iter().map(|v| v.clone().unshared()).collect(),
+            outcome: outcome.map(|v| v.clone().unshared()).map_err(Clone::clone),
         });
     }
 

@@ -189,6 +189,7 @@ pub(super) fn encode(h: &TraceHeader, code_map: &[u8]) -> Vec<u8> {
         l.registers,
         l.array_len,
         l.string_bytes,
+        l.alloc_bytes,
     ] {
         put_varint(&mut tmp, v);
     }
@@ -222,10 +223,10 @@ pub(super) struct Parsed {
     pub module: VerifiedModule,
 }
 
-/// Decodes the header fields in `bytes` (which start at file offset `base`),
-/// checks the embedded hashes, decodes and verifies the module and checks
-/// the code map.
-pub(super) fn decode(bytes: &[u8], base: u64) -> Result<Parsed, TraceError> {
+/// Decodes the header fields in `bytes` (which start at file offset `base`)
+/// of a trace in format `version`, checks the embedded hashes, decodes and
+/// verifies the module and checks the code map.
+pub(super) fn decode(bytes: &[u8], base: u64, version: u16) -> Result<Parsed, TraceError> {
     let mut s = Slice::new(bytes, base);
     let mut last_tag = 0;
     let mut h = TraceHeader {
@@ -286,8 +287,10 @@ pub(super) fn decode(bytes: &[u8], base: u64) -> Result<Parsed, TraceError> {
             field::POLICY_HASH => hashes[2] = Some(hash(&p)?),
             field::POLICY => h.policy = Some(text(&p, "policy text")?),
             field::LIMITS => {
-                let mut v = [0u64; 5];
-                for x in &mut v {
+                // Version 1 has no `alloc_bytes`: its runs were not bounded by it.
+                let mut v = [u64::MAX; 6];
+                let count = if version == 1 { 5 } else { 6 };
+                for x in &mut v[..count] {
                     *x = p.varint()?;
                 }
                 h.limits = Limits {
@@ -296,6 +299,7 @@ pub(super) fn decode(bytes: &[u8], base: u64) -> Result<Parsed, TraceError> {
                     registers: v[2],
                     array_len: v[3],
                     string_bytes: v[4],
+                    alloc_bytes: v[5],
                 };
             }
             field::CAPABILITIES => h.capabilities = capabilities(&mut p)?,

@@ -11,17 +11,27 @@
 //! **Bound:** the machine holds what the recorded run held, and checks the
 //! recorded limits as the VM did (call depth, frame size, array length,
 //! string bytes); values it builds from bytes are bounded by those bytes.
+//! What it allocates without bytes (pushes, appends, copy-on-write copies)
+//! is charged against the recorded `alloc_bytes` as the VM charged it, so a
+//! hostile trace cannot make a reader copy a large array at every step.
+//! Copies are charged only while no event has been handed out: an event's
+//! values share storage with the registers, and a caller that keeps events
+//! would make the machine copy what the run did not (so `verify` and replay,
+//! which keep no event, check copies; a reader of events checks pushes and
+//! appends). Checkpoints share values too: each snapshot and restore adds
+//! what its values hold to the allowance (the checkpoint holds that much).
 
 use super::effect::{Effect, ExecMap};
 use super::encode::{tag, trap_code, Predictor};
 use super::error::{TraceError, TraceErrorKind};
 use super::event::{line, Event, EventKind, Outcome, Writes};
 use super::wire::{conforms, unzigzag, Bytes};
-use crate::limits::{Limit, Limits};
+use crate::limits::{alloc_cost, Limit, Limits};
 use crate::module::{Const, Module};
 use crate::types::Type;
 use crate::value::{Array, Value};
 use crate::vm::{CapabilityError, RuntimeError, TrapKind};
+use std::cell::Cell;
 use std::rc::Rc;
 
 /// A decoded record, before it is dressed as an [`Event`] from the state.
@@ -95,6 +105,11 @@ pub(super) struct Machine {
     phase: Phase,
     pending: Option<Pending>,
     limits: Limits,
+    /// Bytes the machine may still allocate without bytes of the trace
+    /// (a `Cell`: taking a snapshot raises it).
+    alloc_left: Cell<u64>,
+    /// Whether copy-on-write copies are charged: until an event is handed out.
+    copies_charged: Cell<bool>,
     /// Logical events decoded so far.
     pub events: u64,
     /// Step events decoded so far.
@@ -114,6 +129,7 @@ pub(super) struct MachineState {
     pub events: u64,
     steps: u64,
     last_had_record: bool,
+    alloc_left: u64,
 }
 
 impl MachineState {
@@ -152,6 +168,8 @@ impl Machine {
             phase: Phase::Start,
             pending: None,
             limits,
+            alloc_left: Cell::new(limits.alloc_bytes),
+            copies_charged: Cell::new(true),
             events: 0,
             steps: 0,
             last_had_record: false,
@@ -161,6 +179,9 @@ impl Machine {
     /// A copy of everything decoding changes (not the module's fixed
     /// tables), for [`super::seek`]: values are shared, not deep-copied.
     pub fn snapshot(&self) -> MachineState {
+        let shared = held_bytes(&self.regs, self.limits.alloc_bytes);
+        self.alloc_left
+            .set(self.alloc_left.get().saturating_add(shared));
         MachineState {
             preds: self.preds.clone(),
             regs: self.regs.clone(),
@@ -170,6 +191,7 @@ impl Machine {
             events: self.events,
             steps: self.steps,
             last_had_record: self.last_had_record,
+            alloc_left: self.alloc_left.get(),
         }
     }
 
@@ -183,6 +205,8 @@ impl Machine {
         self.events = st.events;
         self.steps = st.steps;
         self.last_had_record = st.last_had_record;
+        let shared = held_bytes(&st.regs, self.limits.alloc_bytes);
+        self.alloc_left.set(st.alloc_left.saturating_add(shared));
     }
 
     /// Whether the stream has been read to its verified end.
@@ -248,6 +272,7 @@ impl Machine {
 
     /// Dresses `rec` (the event just decoded) as an [`Event`] from the state.
     pub fn event(&self, rec: Rec, m: &Module) -> Event {
+        self.copies_charged.set(false);
         match rec {
             Rec::Enter { func } => {
                 let params = self.map.funcs[usize::from(func)].params;
@@ -439,6 +464,14 @@ impl Machine {
                 if (old.len() as u64).saturating_add(text.len() as u64) > limit {
                     return Err(self.bad(s, "a string beyond the recorded limit"));
                 }
+                let copy = if self.copies_charged.get() && Rc::get_mut(old).is_none() {
+                    old.len() as u64
+                } else {
+                    0
+                };
+                if !charge(&self.alloc_left, copy.saturating_add(text.len() as u64)) {
+                    return Err(self.bad(s, ALLOC_BEYOND));
+                }
                 Rc::make_mut(old).push_str(&text);
             }
             Effect::Str { d, k } => {
@@ -463,7 +496,7 @@ impl Machine {
             Effect::Push { a, v } => {
                 let x = self.regs[b + usize::from(v)].clone();
                 let limit = self.limits.array_len;
-                let ok = self.with_array(b, a, |arr| {
+                let ok = self.with_array(b, a, true, |arr| {
                     if arr.len() as u64 >= limit {
                         return false;
                     }
@@ -475,14 +508,16 @@ impl Machine {
                     }
                     true
                 });
-                if !ok {
-                    return Err(self.bad(s, "a push that failed"));
+                match ok {
+                    None => return Err(self.bad(s, ALLOC_BEYOND)),
+                    Some(false) => return Err(self.bad(s, "a push that failed")),
+                    Some(true) => {}
                 }
             }
             Effect::Set { a, i, v } => {
                 let idx = self.int(b, i);
                 let x = self.regs[b + usize::from(v)].clone();
-                let ok = self.with_array(b, a, |arr| {
+                let ok = self.with_array(b, a, false, |arr| {
                     let Some(k) = index(arr.len(), idx) else {
                         return false;
                     };
@@ -494,13 +529,15 @@ impl Machine {
                     }
                     true
                 });
-                if !ok {
-                    return Err(self.bad(s, "an element write that failed"));
+                match ok {
+                    None => return Err(self.bad(s, ALLOC_BEYOND)),
+                    Some(false) => return Err(self.bad(s, "an element write that failed")),
+                    Some(true) => {}
                 }
             }
             Effect::Pop { d, a } => {
                 let mut popped = None;
-                self.with_array(b, a, |arr| {
+                let ok = self.with_array(b, a, false, |arr| {
                     popped = match arr {
                         Array::Int(items) => items.pop().map(Value::Int),
                         Array::Bool(items) => items.pop().map(Value::Bool),
@@ -508,6 +545,9 @@ impl Machine {
                     };
                     true
                 });
+                if ok.is_none() {
+                    return Err(self.bad(s, ALLOC_BEYOND));
+                }
                 let x = popped.ok_or_else(|| self.bad(s, "a pop that failed"))?;
                 self.regs[b + usize::from(d)] = x;
             }
@@ -546,12 +586,34 @@ impl Machine {
     }
 
     /// Runs `f` on the array in register `r` of the frame at `b`, made
-    /// unique first (copy-on-write); false if there is no array.
-    fn with_array(&mut self, b: usize, r: u16, f: impl FnOnce(&mut Array) -> bool) -> bool {
-        match &mut self.regs[b + usize::from(r)] {
-            Value::Array(arr) => f(Rc::make_mut(arr)),
-            _ => false,
+    /// unique first (copy-on-write) and charged as the VM charges it: the
+    /// copy, plus one element if `grows`. `Some(false)` if there is no
+    /// array or `f` fails; `None` past the recorded `alloc_bytes`.
+    fn with_array(
+        &mut self,
+        b: usize,
+        r: u16,
+        grows: bool,
+        f: impl FnOnce(&mut Array) -> bool,
+    ) -> Option<bool> {
+        let Value::Array(arr) = &mut self.regs[b + usize::from(r)] else {
+            return Some(false);
+        };
+        let copy = if self.copies_charged.get() && Rc::get_mut(arr).is_none() {
+            alloc_cost::array_contents(arr)
+        } else {
+            0
+        };
+        let element = match &**arr {
+            Array::Int(_) => alloc_cost::INT,
+            Array::Bool(_) => alloc_cost::BOOL,
+            Array::Ref(_) => alloc_cost::REF,
+        };
+        let cost = copy.saturating_add(if grows { element } else { 0 });
+        if !charge(&self.alloc_left, cost) {
+            return None;
         }
+        Some(f(Rc::make_mut(arr)))
     }
 
     fn capability<S: Stream>(
@@ -623,6 +685,7 @@ impl Machine {
                     3 => Limit::Registers,
                     4 => Limit::ArrayLen,
                     5 => Limit::StringBytes,
+                    6 => Limit::AllocBytes,
                     _ => {
                         return Err(s.error(TraceErrorKind::BadTag {
                             what: "limit",
@@ -701,4 +764,32 @@ impl Machine {
 /// `idx` as an index into `len` elements.
 fn index(len: usize, idx: i64) -> Option<usize> {
     usize::try_from(idx).ok().filter(|&i| i < len)
+}
+
+/// The error of a step whose allocations pass the recorded `alloc_bytes`.
+const ALLOC_BEYOND: &str = "allocations beyond the recorded alloc_bytes limit";
+
+/// Takes `cost` from `left`; `false` (and nothing taken) if it is not there.
+fn charge(left: &Cell<u64>, cost: u64) -> bool {
+    match left.get().checked_sub(cost) {
+        Some(rest) => {
+            left.set(rest);
+            true
+        }
+        None => false,
+    }
+}
+
+/// What the values in `regs` hold, as [`alloc_cost::deep_within`] counts
+/// it, up to `cap`: the most that copy-on-write copies of them can cost (a
+/// genuine run never held more than its `alloc_bytes`, so `cap` is that).
+fn held_bytes(regs: &[Value], cap: u64) -> u64 {
+    let mut left = cap;
+    for v in regs {
+        match alloc_cost::deep_within(v, left) {
+            Some(cost) => left -= cost,
+            None => return cap,
+        }
+    }
+    cap - left
 }

@@ -80,8 +80,14 @@ pub use writer::RecorderOptions;
 /// The first bytes of every `.ctrace` file.
 pub const MAGIC: [u8; 8] = *b"CHRTRACE";
 
-/// The trace format version this build reads and writes.
-pub const TRACE_FORMAT_VERSION: u16 = 1;
+/// The trace format version this build writes, and the newest it reads.
+///
+/// Version 2 added the `alloc_bytes` limit to the header's limits field;
+/// a version 1 trace has none (its run was not bounded by it).
+pub const TRACE_FORMAT_VERSION: u16 = 2;
+
+/// The oldest trace format version this build reads.
+pub const OLDEST_TRACE_FORMAT_VERSION: u16 = 1;
 
 /// The largest raw (uncompressed) chunk payload, and the writer's default.
 pub const MAX_CHUNK: usize = 64 * 1024;

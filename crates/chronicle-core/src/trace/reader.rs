@@ -12,7 +12,8 @@ use super::header::{self, Hash, TraceHeader};
 use super::machine::{Machine, Rec, Stream};
 use super::wire::{Bytes, Slice};
 use super::{
-    CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_LEN, MAGIC, MAX_CHUNK, MAX_HEADER, TRACE_FORMAT_VERSION,
+    CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_LEN, MAGIC, MAX_CHUNK, MAX_HEADER,
+    OLDEST_TRACE_FORMAT_VERSION, TRACE_FORMAT_VERSION,
 };
 use crate::value::Value;
 use crate::verify::VerifiedModule;
@@ -324,6 +325,7 @@ impl<R: Read> Stream for Source<R> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Reader<R> {
+    format_version: u16,
     header: TraceHeader,
     module: VerifiedModule,
     header_hash: Hash,
@@ -358,7 +360,7 @@ impl<R: Read> Reader<R> {
             return Err(TraceError::new(TraceErrorKind::Truncated, got as u64));
         }
         let version = u16::from_le_bytes([pre[8], pre[9]]);
-        if version != TRACE_FORMAT_VERSION {
+        if !(OLDEST_TRACE_FORMAT_VERSION..=TRACE_FORMAT_VERSION).contains(&version) {
             return Err(TraceError::new(
                 TraceErrorKind::UnsupportedVersion {
                     found: version,
@@ -411,11 +413,12 @@ impl<R: Read> Reader<R> {
             ));
         }
         let fields = &hashed[hashed.len() - len as usize..];
-        let parsed = header::decode(fields, header_at)?;
+        let parsed = header::decode(fields, header_at, version)?;
         s.chain = header_hash;
         s.chunk_offset = s.offset;
         let machine = Machine::new(parsed.module.module(), parsed.header.limits);
         Ok(Reader {
+            format_version: version,
             header: parsed.header,
             module: parsed.module,
             header_hash,
@@ -426,6 +429,11 @@ impl<R: Read> Reader<R> {
             result: None,
             trap: None,
         })
+    }
+
+    /// The file's trace format version (see [`super::TRACE_FORMAT_VERSION`]).
+    pub fn format_version(&self) -> u16 {
+        self.format_version
     }
 
     /// The header, as recorded.

@@ -11,6 +11,7 @@ use super::error::TrapKind;
 use super::frame::{self, Ctx, Cursor, Returned, Stack};
 use super::observer::{FrameView, Observer};
 use crate::isa::Instr;
+use crate::limits::{alloc_cost, Limit};
 use crate::value::{Array, Value};
 
 /// Why the inner loop returned.
@@ -182,6 +183,14 @@ pub(super) fn run<'m, O: Observer>(
             }
             Instr::RetRef { a } => {
                 let v = std::mem::take(&mut refs[usize::from(a)]);
+                // The run's result leaves for the host (and a trace's END
+                // record) in full: charged in full, however much it shares.
+                if stack.frames.is_empty() {
+                    match alloc_cost::deep_within(&v, stack.alloc_left) {
+                        Some(cost) => stack.alloc_left -= cost,
+                        None => trap!(ctx.limit(Limit::AllocBytes)),
+                    }
+                }
                 returned!(Returned::Ref(v))
             }
             Instr::RetUnit {} => returned!(Returned::Unit),
@@ -217,7 +226,10 @@ pub(super) fn run<'m, O: Observer>(
                 let (idx, value) = (int!(i), int!(v));
                 let arr = array_mut!(a);
                 let idx = index!(arr.len(), idx);
-                let Some(Array::Int(items)) = frame::unique(arr) else {
+                let Some(arr) = frame::unique(arr, &mut stack.alloc_left) else {
+                    trap!(ctx.limit(Limit::AllocBytes))
+                };
+                let Array::Int(items) = arr else {
                     trap!(TrapKind::Internal("array is not an [int]"))
                 };
                 items[idx] = value;
@@ -226,7 +238,10 @@ pub(super) fn run<'m, O: Observer>(
                 let (idx, value) = (int!(i), int!(v) != 0);
                 let arr = array_mut!(a);
                 let idx = index!(arr.len(), idx);
-                let Some(Array::Bool(items)) = frame::unique(arr) else {
+                let Some(arr) = frame::unique(arr, &mut stack.alloc_left) else {
+                    trap!(ctx.limit(Limit::AllocBytes))
+                };
+                let Array::Bool(items) = arr else {
                     trap!(TrapKind::Internal("array is not a [bool]"))
                 };
                 items[idx] = value;
@@ -235,22 +250,34 @@ pub(super) fn run<'m, O: Observer>(
                 let x = int!(v);
                 let arr = array_mut!(a);
                 if arr.len() as u64 >= ctx.limits.array_len {
-                    trap!(ctx.limit(crate::Limit::ArrayLen));
+                    trap!(ctx.limit(Limit::ArrayLen));
                 }
-                let Some(Array::Int(items)) = frame::unique(arr) else {
+                let Some(arr) = frame::unique(arr, &mut stack.alloc_left) else {
+                    trap!(ctx.limit(Limit::AllocBytes))
+                };
+                let Array::Int(items) = arr else {
                     trap!(TrapKind::Internal("array is not an [int]"))
                 };
+                if !frame::charge(&mut stack.alloc_left, alloc_cost::INT) {
+                    trap!(ctx.limit(Limit::AllocBytes));
+                }
                 items.push(x);
             }
             Instr::PushBool { a, v } => {
                 let x = int!(v) != 0;
                 let arr = array_mut!(a);
                 if arr.len() as u64 >= ctx.limits.array_len {
-                    trap!(ctx.limit(crate::Limit::ArrayLen));
+                    trap!(ctx.limit(Limit::ArrayLen));
                 }
-                let Some(Array::Bool(items)) = frame::unique(arr) else {
+                let Some(arr) = frame::unique(arr, &mut stack.alloc_left) else {
+                    trap!(ctx.limit(Limit::AllocBytes))
+                };
+                let Array::Bool(items) = arr else {
                     trap!(TrapKind::Internal("array is not a [bool]"))
                 };
+                if !frame::charge(&mut stack.alloc_left, alloc_cost::BOOL) {
+                    trap!(ctx.limit(Limit::AllocBytes));
+                }
                 items.push(x);
             }
             Instr::ArrayLen { d, a } => {

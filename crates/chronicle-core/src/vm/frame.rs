@@ -6,7 +6,7 @@
 use super::error::TrapKind;
 use super::observer::{FrameView, Observer};
 use crate::isa::Instr;
-use crate::limits::{Limit, Limits};
+use crate::limits::{alloc_cost, Limit, Limits};
 use crate::module::Function;
 use crate::types::Type;
 use crate::value::{Array, Value};
@@ -76,6 +76,9 @@ pub(super) struct Stack {
     pub ints: Vec<i64>,
     pub refs: Vec<Value>,
     pub frames: Vec<SavedFrame>,
+    /// Bytes the run may still allocate before the `alloc_bytes` limit
+    /// (see [`crate::limits::alloc_cost`]).
+    pub alloc_left: u64,
 }
 
 /// A caller suspended by a call: where it resumes and where its result goes.
@@ -282,12 +285,50 @@ pub(super) fn ret<'m, O: Observer>(
     None
 }
 
-/// Makes `rc` uniquely owned, copying its contents first if they are shared
-/// (copy-on-write), and returns them mutably. The unshared case is a couple
-/// of inlined compares; `None` never happens after the copy.
+/// Contents that a copy-on-write copy duplicates, with what copying costs.
+pub(super) trait Contents: Clone {
+    /// The cost of a copy against `alloc_bytes`.
+    fn copy_cost(&self) -> u64;
+}
+
+impl Contents for String {
+    fn copy_cost(&self) -> u64 {
+        self.len() as u64
+    }
+}
+
+impl Contents for Array {
+    fn copy_cost(&self) -> u64 {
+        alloc_cost::array_contents(self)
+    }
+}
+
+/// Takes `cost` bytes from what the run may still allocate; `false` (and
+/// nothing taken) when that would pass the `alloc_bytes` limit.
 #[inline(always)]
-pub(super) fn unique<T: Clone>(rc: &mut Rc<T>) -> Option<&mut T> {
+pub(super) fn charge(alloc_left: &mut u64, cost: u64) -> bool {
+    match alloc_left.checked_sub(cost) {
+        Some(left) => {
+            *alloc_left = left;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Makes `rc` uniquely owned, copying its contents first if they are shared
+/// (copy-on-write, charged to `alloc_left`), and returns them mutably. The
+/// unshared case is a couple of inlined compares; `None` means the copy
+/// would pass the `alloc_bytes` limit (after a copy, `get_mut` cannot fail).
+#[inline(always)]
+pub(super) fn unique<'a, T: Contents>(
+    rc: &'a mut Rc<T>,
+    alloc_left: &mut u64,
+) -> Option<&'a mut T> {
     if Rc::get_mut(rc).is_none() {
+        if !charge(alloc_left, rc.copy_cost()) {
+            return None;
+        }
         *rc = Rc::new(T::clone(rc));
     }
     Rc::get_mut(rc)

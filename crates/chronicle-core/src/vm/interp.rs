@@ -9,7 +9,7 @@ use super::host::{CapabilityError, Host};
 use super::observer::Observer;
 use super::Vm;
 use crate::isa::Instr;
-use crate::limits::Limit;
+use crate::limits::{alloc_cost, Limit};
 use crate::types::Type;
 use crate::value::{Array, Value};
 use std::fmt::Write as _;
@@ -22,6 +22,7 @@ pub(super) fn execute<H: Host, O: Observer>(vm: &mut Vm<'_, H, O>) -> Result<Val
     let host = &mut vm.host;
     // Instructions left before the `instructions` limit.
     let mut fuel: u64 = ctx.limits.instructions;
+    stack.alloc_left = ctx.limits.alloc_bytes;
 
     let (cur, result) = match enter_entry(&ctx, stack, observer) {
         Err((cur, kind)) => (cur, Err(kind)),
@@ -31,6 +32,7 @@ pub(super) fn execute<H: Host, O: Observer>(vm: &mut Vm<'_, H, O>) -> Result<Val
         }
     };
     vm.state.executed = ctx.limits.instructions - fuel;
+    vm.state.allocated = ctx.limits.alloc_bytes - stack.alloc_left;
     result.map_err(|kind| {
         let f = &ctx.funcs[cur.func];
         let error = RuntimeError {
@@ -121,6 +123,40 @@ fn outer_loop<'m, H: Host, O: Observer>(
             }
         };
     }
+    // Takes `cost` from what the run may still allocate (`alloc_bytes`).
+    macro_rules! charge {
+        ($cost:expr) => {
+            if !frame::charge(&mut stack.alloc_left, $cost) {
+                limit!(AllocBytes)
+            }
+        };
+    }
+    // The deep cost of a value that crosses the host boundary.
+    macro_rules! charge_deep {
+        ($v:expr) => {
+            match alloc_cost::deep_within($v, stack.alloc_left) {
+                Some(cost) => stack.alloc_left -= cost,
+                None => limit!(AllocBytes),
+            }
+        };
+    }
+    // A new string of `len` bytes: both string limits.
+    macro_rules! new_str {
+        ($len:expr) => {{
+            let len = $len;
+            check_str_len!(len);
+            charge!(alloc_cost::OBJECT + len as u64);
+        }};
+    }
+    // `frame::unique` on an array or string, charged to `alloc_bytes`.
+    macro_rules! unique {
+        ($rc:expr) => {
+            match frame::unique($rc, &mut stack.alloc_left) {
+                Some(contents) => contents,
+                None => limit!(AllocBytes),
+            }
+        };
+    }
 
     loop {
         match fast::run(ctx, stack, cur, fuel, observer) {
@@ -152,18 +188,20 @@ fn outer_loop<'m, H: Host, O: Observer>(
             Instr::Cap { c, a, n, .. } | Instr::CapUnit { c, a, n } => {
                 let import = &ctx.module.module().imports[usize::from(c)];
                 let a = usize::from(a);
-                let args: Vec<Value> = import
-                    .sig
-                    .params
-                    .iter()
-                    .take(usize::from(n))
-                    .enumerate()
-                    .map(|(i, t)| match t {
+                // Arguments leave as unshared copies, charged in full: what
+                // the host keeps cannot change what the run copies later.
+                let mut args = Vec::with_capacity(usize::from(n));
+                for (i, t) in import.sig.params.iter().take(usize::from(n)).enumerate() {
+                    args.push(match t {
                         Type::Int => Value::Int(stack.ints[cur.ibase + a + i]),
                         Type::Bool => Value::Bool(stack.ints[cur.ibase + a + i] != 0),
-                        Type::Str | Type::Array(_) => stack.refs[cur.rbase + a + i].clone(),
-                    })
-                    .collect();
+                        Type::Str | Type::Array(_) => {
+                            let v = &stack.refs[cur.rbase + a + i];
+                            charge_deep!(v);
+                            v.clone().unshared()
+                        }
+                    });
+                }
                 let outcome = host.call(c, &args).and_then(|v| {
                     v.normalized(import.sig.ret.as_ref()).ok_or_else(|| {
                         CapabilityError::new(format!(
@@ -191,6 +229,8 @@ fn outer_loop<'m, H: Host, O: Observer>(
                     limit!(ArrayLen);
                 }
                 check_str_len!(bytes);
+                charge_deep!(&value);
+                let value = value.unshared();
                 if let Instr::Cap { d, .. } = cur.code[cur.pc] {
                     match value {
                         Value::Int(v) => int!(d) = v,
@@ -208,13 +248,12 @@ fn outer_loop<'m, H: Host, O: Observer>(
                         internal!("register does not hold a str")
                     };
                     check_str_len!(s.len() + rhs.len());
-                    let Some(s) = frame::unique(s) else {
-                        internal!("shared string")
-                    };
+                    let s = unique!(s);
+                    charge!(rhs.len() as u64);
                     s.push_str(&rhs);
                 } else {
                     let lhs = string!(a);
-                    check_str_len!(lhs.len() + rhs.len());
+                    new_str!(lhs.len() + rhs.len());
                     put_str(&mut reg!(d), |out| {
                         out.push_str(&lhs);
                         out.push_str(&rhs);
@@ -223,14 +262,14 @@ fn outer_loop<'m, H: Host, O: Observer>(
             }
             Instr::IntToStr { d, a } => {
                 let v = int!(a);
-                check_str_len!(decimal_len(v));
+                new_str!(decimal_len(v));
                 put_str(&mut reg!(d), |out| {
                     let _ = write!(out, "{v}");
                 });
             }
             Instr::BoolToStr { d, a } => {
                 let text = if int!(a) != 0 { "true" } else { "false" };
-                check_str_len!(text.len());
+                new_str!(text.len());
                 put_str(&mut reg!(d), |out| out.push_str(text));
             }
             Instr::StrLen { d, a } => {
@@ -252,6 +291,7 @@ fn outer_loop<'m, H: Host, O: Observer>(
                 let Some(part) = src.get(start..end) else {
                     trap!(TrapKind::InvalidArgument)
                 };
+                new_str!(part.len());
                 put_str(&mut reg!(d), |out| out.push_str(part));
             }
             Instr::Contains { d, s, sub } => {
@@ -263,11 +303,13 @@ fn outer_loop<'m, H: Host, O: Observer>(
                 if sep.is_empty() {
                     trap!(TrapKind::InvalidArgument);
                 }
+                charge!(alloc_cost::OBJECT);
                 let mut parts = Vec::new();
                 for part in text.split(sep.as_str()) {
                     if parts.len() as u64 == ctx.limits.array_len {
                         limit!(ArrayLen);
                     }
+                    charge!(alloc_cost::REF + alloc_cost::OBJECT + part.len() as u64);
                     parts.push(Value::str(part));
                 }
                 reg!(d) = Value::Array(Rc::new(Array::Ref(parts)));
@@ -285,6 +327,22 @@ fn outer_loop<'m, H: Host, O: Observer>(
             | Instr::ArrayRef { d, a, n } => {
                 if u64::from(n) > ctx.limits.array_len {
                     limit!(ArrayLen);
+                }
+                match cur.code[cur.pc] {
+                    Instr::ArrayInt { .. } => {
+                        charge!(alloc_cost::OBJECT + u64::from(n) * alloc_cost::INT)
+                    }
+                    Instr::ArrayBool { .. } => {
+                        charge!(alloc_cost::OBJECT + u64::from(n) * alloc_cost::BOOL)
+                    }
+                    // A trace records the new array in full: its elements are
+                    // charged in full too, however much they share.
+                    _ => {
+                        charge!(alloc_cost::OBJECT + u64::from(n) * alloc_cost::REF);
+                        for i in usize::from(a)..usize::from(a) + usize::from(n) {
+                            charge_deep!(&stack.refs[cur.rbase + i]);
+                        }
+                    }
                 }
                 // The elements live in the file of the element type. With no
                 // elements `a` may name the end of the frame: take nothing.
@@ -317,7 +375,7 @@ fn outer_loop<'m, H: Host, O: Observer>(
                 let (idx, value) = (int!(i), reg!(v).clone());
                 let arr = array_mut!(a);
                 let idx = index!(arr.len(), idx);
-                let Some(Array::Ref(items)) = frame::unique(arr) else {
+                let Array::Ref(items) = unique!(arr) else {
                     internal!("array is not of references")
                 };
                 items[idx] = value;
@@ -328,9 +386,10 @@ fn outer_loop<'m, H: Host, O: Observer>(
                 if arr.len() as u64 >= ctx.limits.array_len {
                     limit!(ArrayLen);
                 }
-                let Some(Array::Ref(items)) = frame::unique(arr) else {
+                let Array::Ref(items) = unique!(arr) else {
                     internal!("array is not of references")
                 };
+                charge!(alloc_cost::REF);
                 items.push(x);
             }
             Instr::PopInt { d, a } | Instr::PopBool { d, a } | Instr::PopRef { d, a } => {
@@ -338,10 +397,7 @@ fn outer_loop<'m, H: Host, O: Observer>(
                 if arr.is_empty() {
                     trap!(TrapKind::EmptyArray);
                 }
-                let Some(arr) = frame::unique(arr) else {
-                    internal!("shared array")
-                };
-                match arr {
+                match unique!(arr) {
                     Array::Int(items) => {
                         let x = items.pop().unwrap_or_default();
                         int!(d) = x;

@@ -44,6 +44,7 @@ pub struct Vm<'m, H, O = NoObserver> {
 struct State {
     stack: frame::Stack,
     executed: u64,
+    allocated: u64,
 }
 
 impl<'m, H: Host> Vm<'m, H, NoObserver> {
@@ -75,6 +76,12 @@ impl<'m, H: Host, O: Observer> Vm<'m, H, O> {
     /// Instructions executed by the last run (the `instructions` limit's measure).
     pub fn instructions_executed(&self) -> u64 {
         self.state.executed
+    }
+
+    /// Bytes the last run allocated, as the `alloc_bytes` limit counts them
+    /// (see [`crate::limits::alloc_cost`]).
+    pub fn bytes_allocated(&self) -> u64 {
+        self.state.allocated
     }
 
     /// The observer.

@@ -19,6 +19,11 @@ use crate::value::Value;
 /// the returned value (already written to the caller's result register).
 /// `cap`/`capu` report [`capability`](Observer::capability) before their `step`.
 /// A failing instruction is not stepped: [`trap`](Observer::trap) reports it.
+///
+/// An observer must not change the run. One that keeps a string or array
+/// beyond the hook must keep [`Value::unshared`] copies: a kept clone shares
+/// storage with the run, which would then copy on its next write to it and
+/// charge that copy to `alloc_bytes`, unlike an unobserved run.
 #[allow(unused_variables)]
 pub trait Observer {
     /// False only for observers whose hooks do nothing.

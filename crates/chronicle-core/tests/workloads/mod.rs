@@ -1,7 +1,7 @@
 //! The four benchmark workloads of `crates/chronicle-bench/workloads/`
-//! (fib, loop, sieve, strings), built with `Instr` directly so that the
-//! core's tests and examples need no assembler. Shared by `tests/trace.rs`
-//! and `examples/trace_cost.rs`.
+//! (fib, loop, sieve, strings) and one hostile program, built with `Instr`
+//! directly so that the core's tests and examples need no assembler. Shared
+//! by `tests/trace.rs`, `tests/limits.rs` and `examples/trace_cost.rs`.
 #![allow(dead_code)]
 
 use chronicle_core::isa::Instr;
@@ -226,6 +226,43 @@ pub fn for_sum(n: i64) -> Module {
     Module {
         consts: vec![Const::Int(n)],
         funcs: vec![main],
+        ..Module::default()
+    }
+}
+
+/// The total heap, which no per-value limit bounds: each round keeps a new
+/// copy of a 100-int array alive in an `[[int]]` (a push shares it, the
+/// next write to the original copies it).
+pub fn copies_kept_alive(rounds: i16) -> Module {
+    let regs = vec![
+        Type::Int,
+        Type::Int,
+        Type::array_of(Type::Int),
+        Type::array_of(Type::array_of(Type::Int)),
+        Type::Int,
+        Type::Int,
+    ];
+    let code = vec![
+        Instr::LoadInt { d: 0, imm: 0 },
+        Instr::LoadInt { d: 1, imm: 100 },
+        Instr::PushInt { a: 2, v: 0 },
+        Instr::AddImm { d: 0, a: 0, imm: 1 },
+        Instr::JumpLt { a: 0, b: 1, t: 2 },
+        Instr::LoadInt { d: 0, imm: 0 },
+        Instr::LoadInt {
+            d: 1,
+            imm: rounds as u16,
+        },
+        Instr::LoadInt { d: 4, imm: 0 },
+        Instr::PushRef { a: 3, v: 2 },
+        Instr::SetInt { a: 2, i: 4, v: 0 },
+        Instr::AddImm { d: 0, a: 0, imm: 1 },
+        Instr::JumpLt { a: 0, b: 1, t: 8 },
+        Instr::ArrayLen { d: 5, a: 3 },
+        Instr::Ret { a: 5 },
+    ];
+    Module {
+        funcs: vec![func("main", 0, regs, Some(Type::Int), code)],
         ..Module::default()
     }
 }
