@@ -35,8 +35,20 @@ fn assert_round_trip(m: &Module) -> Result<(), TestCaseError> {
 
 // ---- round trips ----
 
+/// Proptest cases for a block whose default is `default`: that many times
+/// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
+fn proptest_cases(default: u32) -> u32 {
+    let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
+        return default;
+    };
+    match scale.parse::<u32>() {
+        Ok(k) if k >= 1 => default.saturating_mul(k),
+        _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(proptest_cases(512)))]
 
     #[test]
     fn print_then_parse_gives_the_module_back(m in any_module()) {
@@ -432,7 +444,7 @@ fn check_no_panic(src: &str) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(ProptestConfig::with_cases(proptest_cases(1024)))]
 
     #[test]
     fn arbitrary_strings_never_panic(src in any::<String>()) {

@@ -400,8 +400,20 @@ mod tests {
         )
     }
 
+    /// Proptest cases for a block whose default is `default`: that many times
+    /// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
+    fn proptest_cases(default: u32) -> u32 {
+        let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
+            return default;
+        };
+        match scale.parse::<u32>() {
+            Ok(k) if k >= 1 => default.saturating_mul(k),
+            _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
+        }
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(48))]
+        #![proptest_config(ProptestConfig::with_cases(proptest_cases(48)))]
         #[test]
         fn any_moves_end_in_the_state_rebuilt_from_scratch(ms in moves(), interval in 1u64..64) {
             let bytes = recording();

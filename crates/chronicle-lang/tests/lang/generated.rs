@@ -26,8 +26,22 @@ fn run_seed(seed: u64) -> Result<Outcome, String> {
     }
 }
 
-// 256 cases by default; `PROPTEST_CASES=5000` for a longer hunt.
+/// Proptest cases for a block whose default is `default`: that many times
+/// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
+fn proptest_cases(default: u32) -> u32 {
+    let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
+        return default;
+    };
+    match scale.parse::<u32>() {
+        Ok(k) if k >= 1 => default.saturating_mul(k),
+        _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
+    }
+}
+
+// 256 cases; `CHRONICLE_PROPTEST_SCALE=20` for a longer hunt (5120).
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(proptest_cases(256)))]
+
     #[test]
     fn generated_programs_check_and_terminate(seed in any::<u64>()) {
         if let Err(message) = run_seed(seed) {

@@ -279,7 +279,21 @@ const FRAGMENTS: &[&str] = &[
     "¤",
 ];
 
+/// Proptest cases for a block whose default is `default`: that many times
+/// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
+fn proptest_cases(default: u32) -> u32 {
+    let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
+        return default;
+    };
+    match scale.parse::<u32>() {
+        Ok(k) if k >= 1 => default.saturating_mul(k),
+        _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
+    }
+}
+
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(proptest_cases(256)))]
+
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         if let Err(errors) = check_bytes("fuzz.chr", &bytes) {
