@@ -360,6 +360,36 @@ fn alloc_bytes_endless_copies_stop_in_bounded_memory() {
     m.assert_peak_within("alloc_bytes (64 MiB flag)", 64 * MIB + 32 * MIB);
 }
 
+#[test]
+fn a_result_sharing_one_string_many_times_is_refused_before_it_is_printed() {
+    // Found by this file: printing a [str] that holds one 1 MiB string
+    // 100,000 times (within array_len and string_bytes, cheap to build) took
+    // gigabytes until the machine ran out. The run's result is now charged
+    // in full against alloc_bytes when it is returned.
+    let m = run("shared_result.chr", &[]);
+    m.assert_limit_hit("alloc_bytes");
+    // The run holds one 1 MiB string (and the doubling's last copies) and
+    // 100,000 references: a few MiB.
+    m.assert_peak_within("shared result", 16 * MIB);
+    // `--json` built the whole result as a JSON tree too.
+    let m = run("shared_result.chr", &["--json"]);
+    assert!(
+        m.code == Some(1) && m.stdout.contains(r#""limit":"alloc_bytes""#),
+        "{m:#?}"
+    );
+    m.assert_peak_within("shared result (--json)", 16 * MIB);
+}
+
+#[test]
+fn a_comparison_of_much_shared_storage_stops_at_the_instruction_limit() {
+    // Found by this file: `xs == ys` over arrays sharing one large value
+    // many times was a single instruction doing gigabytes of work (100 s for
+    // a smaller case). Comparisons cost fuel for what they go through.
+    let m = run("shared_compare.chr", &[]);
+    m.assert_limit_hit("instructions");
+    m.assert_peak_within("shared comparison", 16 * MIB);
+}
+
 /// Records `plugin` with `chronicle trace` (default limits: it hits the
 /// instructions limit after 5M steps), then audits and replays the trace,
 /// asserting each process's outcome and peak RSS. Returns the trace's size.

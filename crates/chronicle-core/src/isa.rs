@@ -14,10 +14,19 @@
 //! indices within the function. Immediates are `i16` stored as `u16`.
 //!
 //! # Fuel
-//! Every executed instruction costs exactly one unit of the `instructions`
-//! limit, whatever its opcode, including calls, returns and capability calls.
-//! This count is part of the replay contract and is stable for a given
-//! bytecode format version.
+//! Every executed instruction costs one unit of the `instructions` limit,
+//! whatever its opcode, including calls, returns and capability calls. The
+//! instructions whose work grows with their operands without allocating
+//! cost one more unit per 64 bytes they go through, taken before the work:
+//! `eqr`/`ner` (the contents compared, 8 bytes an `int`, 16 a reference,
+//! recursively; storage both share is equal for free), `contains` (both
+//! strings) and `parse` (the string). Other variable work allocates and is
+//! bounded by `alloc_bytes`. So no single instruction can run for long: a
+//! comparison of two arrays that share one large string many times stops at
+//! the limit. This rule is part of the replay contract (since trace format
+//! version 2; version 1 recordings counted one unit an instruction, which
+//! differs only for runs that compared, searched or parsed 64 bytes or more
+//! and came within that much of their limit).
 
 /// How an instruction uses a register operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

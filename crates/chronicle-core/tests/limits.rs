@@ -384,3 +384,118 @@ fn alloc_bytes_charges_a_shared_result_in_full() {
     let err = exactly(&m, Limit::AllocBytes, built + result);
     assert_eq!(err.pc, 7, "the return is refused, not the pushes");
 }
+
+#[test]
+fn instructions_count_the_work_of_comparisons_searches_and_parses() {
+    // Two equal 6,400-byte strings that share no storage: comparing them
+    // goes through 6,400 bytes, 100 units of fuel beyond the instruction's.
+    let big = "x".repeat(6400);
+    let code = vec![
+        Instr::LoadStr { d: 0, k: 0 },
+        Instr::LoadStr { d: 1, k: 1 },
+        Instr::EqRef { d: 2, a: 0, b: 1 },
+        Instr::Ret { a: 2 },
+    ];
+    let regs = vec![Type::Str, Type::Str, Type::Bool];
+    let m = module(
+        vec![func("main", 0, regs, Some(Type::Bool), code)],
+        vec![Const::Str(big.clone()), Const::Str(big)],
+    );
+    let verified = verify(m.clone()).unwrap();
+    let mut vm = Vm::new(&verified, Limits::DEFAULT, NoHost);
+    assert_eq!(vm.run(), Ok(Value::Bool(true)));
+    assert_eq!((vm.instructions_executed(), vm.fuel_used()), (4, 104));
+    exactly(&m, Limit::Instructions, 104);
+    let short = Limits {
+        instructions: 102,
+        ..Limits::DEFAULT
+    };
+    let err = Vm::new(&verified, short, NoHost).run().unwrap_err();
+    assert_eq!(err.pc, 2, "the comparison is refused before it runs");
+
+    // contains: both strings (6,400 + 64 bytes, 101 units); parse: the string.
+    let code = vec![
+        Instr::LoadStr { d: 0, k: 0 },
+        Instr::LoadStr { d: 1, k: 1 },
+        Instr::Contains { d: 2, s: 0, sub: 1 },
+        Instr::Ret { a: 2 },
+    ];
+    let regs = vec![Type::Str, Type::Str, Type::Bool];
+    let m = module(
+        vec![func("main", 0, regs, Some(Type::Bool), code)],
+        vec![Const::Str("y".repeat(6400)), Const::Str("y".repeat(64))],
+    );
+    exactly(&m, Limit::Instructions, 4 + 101);
+    let code = vec![
+        Instr::LoadStr { d: 0, k: 0 },
+        Instr::ParseInt { d: 1, s: 0 },
+        Instr::Ret { a: 1 },
+    ];
+    let m = module(
+        vec![func(
+            "main",
+            0,
+            vec![Type::Str, Type::Int],
+            Some(Type::Int),
+            code,
+        )],
+        vec![Const::Str(format!("{}7", "0".repeat(127)))],
+    );
+    exactly(&m, Limit::Instructions, 3 + 2);
+}
+
+#[test]
+fn a_comparison_of_much_shared_storage_stops_at_the_limit() {
+    // xs and ys hold 1,000 references each, to two equal 6,400-byte strings
+    // that share no storage: one `eqr` would go through 6.4 MB. It costs
+    // 1,000 * 16 bytes (250 units) plus 100 units an element; under a limit
+    // of 60,000 it stops part way, at the comparison.
+    let big = "x".repeat(6400);
+    let strs = Type::array_of(Type::Str);
+    let regs = vec![
+        Type::Str,
+        Type::Str,
+        strs.clone(),
+        strs,
+        Type::Int,
+        Type::Int,
+        Type::Bool,
+    ];
+    let code = vec![
+        Instr::LoadStr { d: 0, k: 0 },
+        Instr::LoadStr { d: 1, k: 1 },
+        Instr::LoadInt { d: 4, imm: 0 },
+        Instr::LoadInt { d: 5, imm: 1000 },
+        Instr::PushRef { a: 2, v: 0 },
+        Instr::PushRef { a: 3, v: 1 },
+        Instr::ForNext { i: 4, end: 5, t: 4 },
+        Instr::EqRef { d: 6, a: 2, b: 3 },
+        Instr::Ret { a: 6 },
+    ];
+    let m = module(
+        vec![func("main", 0, regs, Some(Type::Bool), code)],
+        vec![Const::Str(big.clone()), Const::Str(big)],
+    );
+    let verified = verify(m.clone()).unwrap();
+    let mut vm = Vm::new(&verified, Limits::DEFAULT, NoHost);
+    assert_eq!(vm.run(), Ok(Value::Bool(true)));
+    let steps = 4 + 3 * 1000 + 2;
+    assert_eq!(vm.instructions_executed(), steps);
+    assert_eq!(vm.fuel_used(), steps + 250 + 1000 * 100);
+    let limits = Limits {
+        instructions: 60_000,
+        ..Limits::DEFAULT
+    };
+    let mut vm = Vm::new(&verified, limits, NoHost);
+    let err = vm.run().expect_err("the comparison passes the limit");
+    assert_eq!(
+        (err.kind, err.pc),
+        (
+            TrapKind::LimitExceeded {
+                limit: Limit::Instructions,
+                value: 60_000
+            },
+            7
+        )
+    );
+}

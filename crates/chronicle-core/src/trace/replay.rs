@@ -111,8 +111,9 @@ impl fmt::Display for Divergence {
 /// capability call the trace does not have (another import, other
 /// arguments, or none recorded there), or any event that differs.
 ///
-/// `Seek` is used only to read the footer first, so that a diverging replay
-/// stops after as many instructions as the recording executed.
+/// `Seek` lets the fast path look at the footer first and start again from
+/// the beginning when it cannot answer. A diverging run stops at the
+/// recorded `instructions` limit.
 ///
 /// ```
 /// # use chronicle_core::{isa::Instr, module::{Function, Module}, types::Type};
@@ -158,15 +159,12 @@ pub fn replay_with<R: Read + Seek>(
     }
     src.seek(SeekFrom::Start(start))
         .map_err(|e| TraceError::new(e.into(), start))?;
-    let cap = peek_footer(&mut src).map(|f| f.steps);
     let reader = Reader::open(src)?;
     let module = reader.module().clone();
-    let mut limits = reader.header().limits;
-    if let Some(steps) = cap {
-        // An identical run executes at most one instruction more than it
-        // stepped (the one that failed); a diverging one stops there.
-        limits.instructions = limits.instructions.min(steps.saturating_add(1));
-    }
+    // The recorded limits, as they were: a run's fuel is more than its steps
+    // when it compared, searched or parsed (`isa`, "Fuel"), so the steps
+    // cannot cap it. A diverging run stops at the recorded limit.
+    let limits = reader.header().limits;
     let shared = Rc::new(RefCell::new(Shared {
         enc: Encoder::new(ExecMap::new(module.module())),
         live: LiveEvents::new(module.module()),
@@ -747,12 +745,13 @@ mod fast {
         src: &mut R,
         on_call: &mut OnCall<'_>,
     ) -> Option<ReplayReport> {
-        let footer = peek_footer(src)?;
+        // A trace without a footer is not intact: the event-by-event path
+        // names the damage.
+        peek_footer(src)?;
         let reader = Reader::open(&mut *src).ok()?;
         let module = reader.module().clone();
         let chain = reader.header_hash();
-        let mut limits = reader.header().limits;
-        limits.instructions = limits.instructions.min(footer.steps.saturating_add(1));
+        let limits = reader.header().limits;
         drop(reader);
         let state = Rc::new(RefCell::new(State {
             frames: Frames {

@@ -79,6 +79,8 @@ pub(super) struct Stack {
     /// Bytes the run may still allocate before the `alloc_bytes` limit
     /// (see [`crate::limits::alloc_cost`]).
     pub alloc_left: u64,
+    /// Fuel taken for work beyond one unit an instruction (see `isa`, "Fuel").
+    pub work: u64,
 }
 
 /// A caller suspended by a call: where it resumes and where its result goes.

@@ -23,6 +23,7 @@ pub(super) fn execute<H: Host, O: Observer>(vm: &mut Vm<'_, H, O>) -> Result<Val
     // Instructions left before the `instructions` limit.
     let mut fuel: u64 = ctx.limits.instructions;
     stack.alloc_left = ctx.limits.alloc_bytes;
+    stack.work = 0;
 
     let (cur, result) = match enter_entry(&ctx, stack, observer) {
         Err((cur, kind)) => (cur, Err(kind)),
@@ -31,7 +32,8 @@ pub(super) fn execute<H: Host, O: Observer>(vm: &mut Vm<'_, H, O>) -> Result<Val
             (cur, result)
         }
     };
-    vm.state.executed = ctx.limits.instructions - fuel;
+    vm.state.fuel_used = ctx.limits.instructions - fuel;
+    vm.state.executed = vm.state.fuel_used - stack.work;
     vm.state.allocated = ctx.limits.alloc_bytes - stack.alloc_left;
     result.map_err(|kind| {
         let f = &ctx.funcs[cur.func];
@@ -123,6 +125,17 @@ fn outer_loop<'m, H: Host, O: Observer>(
             }
         };
     }
+    // Takes the fuel of `bytes` of work (`isa`, "Fuel") before the work.
+    macro_rules! work {
+        ($bytes:expr) => {{
+            let units = $bytes as u64 / WORK_BYTES;
+            if *fuel < units {
+                limit!(Instructions)
+            }
+            *fuel -= units;
+            stack.work += units;
+        }};
+    }
     // Takes `cost` from what the run may still allocate (`alloc_bytes`).
     macro_rules! charge {
         ($cost:expr) => {
@@ -183,8 +196,16 @@ fn outer_loop<'m, H: Host, O: Observer>(
                 reg!(d) = v;
             }
 
-            Instr::EqRef { d, a, b } => int!(d) = i64::from(reg!(a) == reg!(b)),
-            Instr::NeRef { d, a, b } => int!(d) = i64::from(reg!(a) != reg!(b)),
+            Instr::EqRef { d, a, b } | Instr::NeRef { d, a, b } => {
+                let mut budget = fuel.saturating_mul(WORK_BYTES);
+                let Some(equal) = equal_within(&reg!(a), &reg!(b), &mut budget) else {
+                    limit!(Instructions)
+                };
+                let used = fuel.saturating_mul(WORK_BYTES) - budget;
+                work!(used);
+                let ne = matches!(cur.code[cur.pc], Instr::NeRef { .. });
+                int!(d) = i64::from(equal != ne);
+            }
             Instr::Cap { c, a, n, .. } | Instr::CapUnit { c, a, n } => {
                 let import = &ctx.module.module().imports[usize::from(c)];
                 let a = usize::from(a);
@@ -296,6 +317,7 @@ fn outer_loop<'m, H: Host, O: Observer>(
             }
             Instr::Contains { d, s, sub } => {
                 let (hay, needle) = (string!(s), string!(sub));
+                work!(hay.len() + needle.len());
                 int!(d) = i64::from(hay.contains(needle.as_str()));
             }
             Instr::Split { d, s, sep } => {
@@ -316,6 +338,7 @@ fn outer_loop<'m, H: Host, O: Observer>(
             }
             Instr::ParseInt { d, s } => {
                 let text = string!(s);
+                work!(text.len());
                 int!(d) = match parse_int(&text) {
                     Some(v) => v,
                     None => trap!(TrapKind::InvalidNumber),
@@ -431,6 +454,48 @@ fn outer_loop<'m, H: Host, O: Observer>(
         cur.pc += 1;
     }
 }
+/// Bytes of work that cost one unit of fuel beyond the instruction's own
+/// (`isa`, "Fuel"): comparisons, searches and parses that allocate nothing
+/// (work that allocates is bounded by `alloc_bytes` instead).
+const WORK_BYTES: u64 = 64;
+
+/// Whether `a` equals `b`, taking from `budget` the bytes compared (their
+/// contents as [`alloc_cost`] counts them; storage shared by both is equal
+/// at no cost); `None`, part way, when the budget runs out.
+fn equal_within(a: &Value, b: &Value, budget: &mut u64) -> Option<bool> {
+    let mut take = |bytes: u64| -> Option<()> {
+        *budget = budget.checked_sub(bytes)?;
+        Some(())
+    };
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => {
+            if Rc::ptr_eq(x, y) || x.len() != y.len() {
+                return Some(Rc::ptr_eq(x, y));
+            }
+            take(x.len() as u64)?;
+            Some(x == y)
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            if Rc::ptr_eq(x, y) || x.len() != y.len() {
+                return Some(Rc::ptr_eq(x, y));
+            }
+            take(alloc_cost::array_contents(x))?;
+            match (&**x, &**y) {
+                (Array::Ref(xs), Array::Ref(ys)) => {
+                    for (x, y) in xs.iter().zip(ys) {
+                        if !equal_within(x, y, budget)? {
+                            return Some(false);
+                        }
+                    }
+                    Some(true)
+                }
+                (x, y) => Some(x == y),
+            }
+        }
+        (x, y) => Some(x == y),
+    }
+}
+
 /// Writes a new string into `slot`, reusing its buffer when not shared.
 fn put_str(slot: &mut Value, fill: impl FnOnce(&mut String)) {
     if let Value::Str(rc) = slot {

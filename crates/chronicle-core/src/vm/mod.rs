@@ -44,6 +44,7 @@ pub struct Vm<'m, H, O = NoObserver> {
 struct State {
     stack: frame::Stack,
     executed: u64,
+    fuel_used: u64,
     allocated: u64,
 }
 
@@ -76,6 +77,13 @@ impl<'m, H: Host, O: Observer> Vm<'m, H, O> {
     /// Instructions executed by the last run (the `instructions` limit's measure).
     pub fn instructions_executed(&self) -> u64 {
         self.state.executed
+    }
+
+    /// Fuel the last run used, what the `instructions` limit measures: one
+    /// unit an instruction plus one per 64 bytes a comparison, search or
+    /// parse goes through (see [`crate::isa`], "Fuel").
+    pub fn fuel_used(&self) -> u64 {
+        self.state.fuel_used
     }
 
     /// Bytes the last run allocated, as the `alloc_bytes` limit counts them
