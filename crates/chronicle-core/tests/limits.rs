@@ -32,11 +32,31 @@ fn module(funcs: Vec<Function>, consts: Vec<Const>) -> Module {
     }
 }
 
+/// Runs `m`, and again with an observer (whose runs take their fuel in
+/// slices, see `HALT_CHECK_EVERY`): both must end alike.
 fn run(m: &Module, limits: Limits) -> (Result<Value, RuntimeError>, u64) {
     let verified = verify(m.clone()).expect("test module verifies");
     let mut vm = Vm::new(&verified, limits, NoHost);
     let result = vm.run();
-    (result, vm.instructions_executed())
+    let counts = (
+        vm.instructions_executed(),
+        vm.fuel_used(),
+        vm.bytes_allocated(),
+    );
+    let never = HaltAfter {
+        after: u64::MAX,
+        steps: 0,
+        traps: 0,
+    };
+    let mut observed = Vm::with_observer(&verified, limits, NoHost, never);
+    assert_eq!(observed.run(), result, "an observed run ends alike");
+    let observed_counts = (
+        observed.instructions_executed(),
+        observed.fuel_used(),
+        observed.bytes_allocated(),
+    );
+    assert_eq!(observed_counts, counts);
+    (result, counts.0)
 }
 
 /// Runs `m` with `limit` set to `at` (must succeed) and to `at - 1` (must
@@ -482,6 +502,16 @@ fn a_comparison_of_much_shared_storage_stops_at_the_limit() {
     let steps = 4 + 3 * 1000 + 2;
     assert_eq!(vm.instructions_executed(), steps);
     assert_eq!(vm.fuel_used(), steps + 250 + 1000 * 100);
+    // Observed, the run takes its fuel in slices of 65,536: the comparison
+    // draws on the reserve, and ends alike.
+    let never = HaltAfter {
+        after: u64::MAX,
+        steps: 0,
+        traps: 0,
+    };
+    let mut observed = Vm::with_observer(&verified, Limits::DEFAULT, NoHost, never);
+    assert_eq!(observed.run(), Ok(Value::Bool(true)));
+    assert_eq!(observed.fuel_used(), steps + 250 + 1000 * 100);
     let limits = Limits {
         instructions: 60_000,
         ..Limits::DEFAULT
@@ -498,4 +528,59 @@ fn a_comparison_of_much_shared_storage_stops_at_the_limit() {
             7
         )
     );
+}
+
+/// Halts the run once it has seen `after` steps; counts trap reports.
+struct HaltAfter {
+    after: u64,
+    steps: u64,
+    traps: u32,
+}
+
+impl chronicle_core::vm::Observer for HaltAfter {
+    fn step(&mut self, _: u16, _: u16, _: Instr, _: chronicle_core::vm::FrameView<'_>) {
+        self.steps += 1;
+    }
+    fn trap(&mut self, _: &RuntimeError) {
+        self.traps += 1;
+    }
+    fn halted(&self) -> bool {
+        self.steps >= self.after
+    }
+}
+
+#[test]
+fn an_observer_can_halt_an_endless_run_within_one_check_interval() {
+    use chronicle_core::vm::HALT_CHECK_EVERY;
+    let code = vec![Instr::Jump { t: 0 }];
+    let m = module(
+        vec![func("main", 0, vec![Type::Int], Some(Type::Int), code)],
+        vec![],
+    );
+    let verified = verify(m).unwrap();
+    let observer = HaltAfter {
+        after: 1000,
+        steps: 0,
+        traps: 0,
+    };
+    let mut vm = Vm::with_observer(&verified, Limits::DEFAULT, NoHost, observer);
+    let err = vm.run().expect_err("halted");
+    assert_eq!(err.kind, TrapKind::Halted);
+    let executed = vm.instructions_executed();
+    assert!(
+        (1000..=1000 + HALT_CHECK_EVERY).contains(&executed),
+        "{executed} instructions"
+    );
+    assert_eq!(vm.observer().traps, 0, "a halt is not reported as a trap");
+    // An observer that never halts: the run goes on to its limit.
+    let never = HaltAfter {
+        after: u64::MAX,
+        steps: 0,
+        traps: 0,
+    };
+    let mut vm = Vm::with_observer(&verified, Limits::DEFAULT, NoHost, never);
+    let err = vm.run().expect_err("the limit");
+    assert!(matches!(err.kind, TrapKind::LimitExceeded { .. }));
+    assert_eq!(vm.instructions_executed(), Limits::DEFAULT.instructions);
+    assert_eq!(vm.observer().traps, 1);
 }

@@ -757,6 +757,71 @@ fn a_changed_capability_result_is_a_divergence() {
     }
 }
 
+/// A host whose only capability (`clock@1() -> int`) returns 1.
+struct One;
+
+impl Host for One {
+    fn call(&mut self, _import: u16, _args: &[Value]) -> Result<Value, CapabilityError> {
+        Ok(Value::Int(1))
+    }
+}
+
+#[test]
+fn a_replay_that_diverges_into_an_endless_loop_stops_at_the_divergence() {
+    // x = clock(); while x <= 0 {} return 7. Recorded with x = 1 under a
+    // limit of 200 million instructions; forged to x = 0, the replayed run
+    // loops. The replay observer halts it once it has diverged, instead of
+    // letting it run to the recorded limit.
+    let main = func(
+        "main",
+        0,
+        vec![Type::Int, Type::Int],
+        Some(Type::Int),
+        vec![
+            Instr::Cap {
+                d: 0,
+                c: 0,
+                a: 0,
+                n: 0,
+            },
+            Instr::LoadInt { d: 1, imm: 0 },
+            Instr::JumpGt { a: 0, b: 1, t: 4 },
+            Instr::Jump { t: 3 },
+            Instr::LoadInt { d: 1, imm: 7 },
+            Instr::Ret { a: 1 },
+        ],
+    );
+    let m = Module {
+        imports: vec![import("clock", vec![], Some(Type::Int))],
+        funcs: vec![main],
+        ..Module::default()
+    };
+    let limits = Limits {
+        instructions: 200_000_000,
+        ..Limits::DEFAULT
+    };
+    let (outcome, bytes) = record_opts(&m, One, limits, UNCOMPRESSED);
+    assert_eq!(outcome, Ok(Value::Int(7)));
+    let spans = testing::record_spans(&bytes).expect("spans");
+    let span = spans
+        .iter()
+        .find(|s| bytes[s.start] == 0x04)
+        .expect("the clock record")
+        .clone();
+    let mut forged = bytes.clone();
+    // The result is the record's last varint: zigzag 2 (1) becomes 0 (0).
+    assert_eq!(forged[span.end - 1], 2);
+    forged[span.end - 1] = 0;
+    let forged = testing::reseal(&forged);
+    trace::verify(&forged[..]).expect("a resealed trace verifies");
+    match trace::replay(Cursor::new(&forged)) {
+        Err(ReplayError::Diverged(d)) => {
+            assert!(matches!(d.expected, Some(Event::Step { pc: 2, .. })), "{d}")
+        }
+        other => panic!("expected a divergence, got {other:?}"),
+    }
+}
+
 #[test]
 fn a_changed_capability_argument_is_a_divergence_at_that_call() {
     let m = audit(true);

@@ -317,6 +317,12 @@ impl Encoder {
                 b.push(trap_code::INTERNAL);
                 put_bytes(b, m.as_bytes());
             }
+            // The VM reports a halt to no observer, so a recorder never sees
+            // one; a caller that hands one to `finish` gets this.
+            TrapKind::Halted => {
+                b.push(trap_code::INTERNAL);
+                put_bytes(b, b"halted by the observer");
+            }
         }
         put_varint(b, e.func.into());
         put_varint(b, e.pc.into());

@@ -417,6 +417,11 @@ impl<R: Read> Observer for Checker<R> {
             error: error.clone(),
         });
     }
+
+    /// A run that has diverged (or gone past the recording) stops.
+    fn halted(&self) -> bool {
+        self.0.borrow().stop.is_some()
+    }
 }
 
 /// The fast path of replay: the replayed run is re-encoded and its bytes
@@ -737,6 +742,11 @@ mod fast {
 
         fn trap(&mut self, error: &RuntimeError) {
             self.0.borrow_mut().enc.trap(error);
+        }
+
+        /// A run whose bytes already differ stops: the slow path reports it.
+        fn halted(&self) -> bool {
+            !self.0.borrow().ok
         }
     }
 

@@ -46,6 +46,11 @@ pub enum TrapKind {
         /// Why it failed.
         reason: String,
     },
+    /// The observer asked the run to stop ([`Observer::halted`](super::Observer::halted)):
+    /// replay does once the run has diverged from its recording. Not a
+    /// failure of the plugin, and never recorded.
+    #[error("halted by the observer")]
+    Halted,
     /// A broken VM invariant (a verifier bug); never expected.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -64,6 +69,7 @@ impl TrapKind {
             TrapKind::InvalidArgument => "invalid argument",
             TrapKind::EmptyArray => "empty array",
             TrapKind::Capability { .. } => "capability error",
+            TrapKind::Halted => "halted",
             TrapKind::Internal(_) => "internal error",
         }
     }

@@ -6,7 +6,7 @@ use super::error::{RuntimeError, TrapKind};
 use super::fast::{self, Exit};
 use super::frame::{self, enter_entry, Ctx, Stack};
 use super::host::{CapabilityError, Host};
-use super::observer::Observer;
+use super::observer::{Observer, HALT_CHECK_EVERY};
 use super::Vm;
 use crate::isa::Instr;
 use crate::limits::{alloc_cost, Limit};
@@ -20,19 +20,30 @@ pub(super) fn execute<H: Host, O: Observer>(vm: &mut Vm<'_, H, O>) -> Result<Val
     let stack = &mut vm.state.stack;
     let observer = &mut vm.observer;
     let host = &mut vm.host;
-    // Instructions left before the `instructions` limit.
+    // Fuel left before the `instructions` limit: the inner loop's slice,
+    // and the reserve it is refilled from. Only an active observer can
+    // halt a run, so only its runs are sliced.
     let mut fuel: u64 = ctx.limits.instructions;
+    let mut reserve = 0;
+    if O::ACTIVE {
+        reserve = fuel.saturating_sub(HALT_CHECK_EVERY);
+        fuel -= reserve;
+    }
     stack.alloc_left = ctx.limits.alloc_bytes;
     stack.work = 0;
 
     let (cur, result) = match enter_entry(&ctx, stack, observer) {
         Err((cur, kind)) => (cur, Err(kind)),
         Ok(mut cur) => {
-            let result = outer_loop(&ctx, stack, &mut cur, &mut fuel, host, observer);
+            let fuel = Fuel {
+                slice: &mut fuel,
+                reserve: &mut reserve,
+            };
+            let result = outer_loop(&ctx, stack, &mut cur, fuel, host, observer);
             (cur, result)
         }
     };
-    vm.state.fuel_used = ctx.limits.instructions - fuel;
+    vm.state.fuel_used = ctx.limits.instructions - fuel - reserve;
     vm.state.executed = vm.state.fuel_used - stack.work;
     vm.state.allocated = ctx.limits.alloc_bytes - stack.alloc_left;
     result.map_err(|kind| {
@@ -44,7 +55,7 @@ pub(super) fn execute<H: Host, O: Observer>(vm: &mut Vm<'_, H, O>) -> Result<Val
             pc: cur.pc as u16,
             line: f.line(cur.pc),
         };
-        if O::ACTIVE {
+        if O::ACTIVE && error.kind != TrapKind::Halted {
             vm.observer.trap(&error);
         }
         error
@@ -55,11 +66,15 @@ fn outer_loop<'m, H: Host, O: Observer>(
     ctx: &Ctx<'m>,
     stack: &mut Stack,
     cur: &mut super::frame::Cursor<'m>,
-    fuel: &mut u64,
+    fuel: Fuel<'_>,
     host: &mut H,
     observer: &mut O,
 ) -> Result<Value, TrapKind> {
     let limits = ctx.limits;
+    let Fuel {
+        slice: fuel,
+        reserve,
+    } = fuel;
     macro_rules! trap {
         ($kind:expr) => {
             return Err($kind)
@@ -125,14 +140,34 @@ fn outer_loop<'m, H: Host, O: Observer>(
             }
         };
     }
-    // Takes the fuel of `bytes` of work (`isa`, "Fuel") before the work.
+    // Moves fuel from the reserve into an empty slice, first asking the
+    // observer whether to go on; false when there is none left.
+    macro_rules! refill {
+        () => {{
+            if *reserve == 0 {
+                false
+            } else {
+                if observer.halted() {
+                    trap!(TrapKind::Halted)
+                }
+                let take = (*reserve).min(HALT_CHECK_EVERY);
+                *fuel += take;
+                *reserve -= take;
+                true
+            }
+        }};
+    }
+    // Takes the fuel of `bytes` of work (`isa`, "Fuel") before the work,
+    // from the slice and then the reserve.
     macro_rules! work {
         ($bytes:expr) => {{
             let units = $bytes as u64 / WORK_BYTES;
-            if *fuel < units {
+            if *fuel + *reserve < units {
                 limit!(Instructions)
             }
-            *fuel -= units;
+            let from_slice = units.min(*fuel);
+            *fuel -= from_slice;
+            *reserve -= units - from_slice;
             stack.work += units;
         }};
     }
@@ -174,12 +209,17 @@ fn outer_loop<'m, H: Host, O: Observer>(
     loop {
         match fast::run(ctx, stack, cur, fuel, observer) {
             Exit::Slow => {}
-            Exit::OutOfFuel => limit!(Instructions),
+            Exit::OutOfFuel => {
+                if refill!() {
+                    continue;
+                }
+                limit!(Instructions)
+            }
             Exit::Trap(kind) => trap!(kind),
             Exit::Done(value) => return Ok(value),
         }
         // The inner loop left fuel for this instruction uncharged.
-        if *fuel == 0 {
+        if *fuel == 0 && !refill!() {
             limit!(Instructions);
         }
         *fuel -= 1;
@@ -197,11 +237,12 @@ fn outer_loop<'m, H: Host, O: Observer>(
             }
 
             Instr::EqRef { d, a, b } | Instr::NeRef { d, a, b } => {
-                let mut budget = fuel.saturating_mul(WORK_BYTES);
+                let all = (*fuel + *reserve).saturating_mul(WORK_BYTES);
+                let mut budget = all;
                 let Some(equal) = equal_within(&reg!(a), &reg!(b), &mut budget) else {
                     limit!(Instructions)
                 };
-                let used = fuel.saturating_mul(WORK_BYTES) - budget;
+                let used = all - budget;
                 work!(used);
                 let ne = matches!(cur.code[cur.pc], Instr::NeRef { .. });
                 int!(d) = i64::from(equal != ne);
@@ -454,6 +495,13 @@ fn outer_loop<'m, H: Host, O: Observer>(
         cur.pc += 1;
     }
 }
+/// The fuel of a run: the slice the inner loop spends, and the reserve the
+/// outer loop refills it from (see [`HALT_CHECK_EVERY`]).
+struct Fuel<'a> {
+    slice: &'a mut u64,
+    reserve: &'a mut u64,
+}
+
 /// Bytes of work that cost one unit of fuel beyond the instruction's own
 /// (`isa`, "Fuel"): comparisons, searches and parses that allocate nothing
 /// (work that allocates is bounded by `alloc_bytes` instead).

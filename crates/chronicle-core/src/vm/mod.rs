@@ -24,7 +24,7 @@ mod observer;
 
 pub use error::{RuntimeError, TrapKind};
 pub use host::{CapabilityError, Host, NoHost};
-pub use observer::{FrameView, NoObserver, Observer};
+pub use observer::{FrameView, NoObserver, Observer, HALT_CHECK_EVERY};
 
 use crate::limits::Limits;
 use crate::value::Value;

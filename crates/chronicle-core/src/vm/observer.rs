@@ -47,9 +47,24 @@ pub trait Observer {
     ) {
     }
 
-    /// The run stopped with this error.
+    /// The run stopped with this error (not
+    /// [`TrapKind::Halted`](super::TrapKind::Halted), which the observer
+    /// asked for).
     fn trap(&mut self, error: &RuntimeError) {}
+
+    /// Whether the run should stop. Asked every [`HALT_CHECK_EVERY`] units
+    /// of fuel or so; when true, the run ends with
+    /// [`TrapKind::Halted`](super::TrapKind::Halted).
+    /// Replay halts a run that has diverged from its recording, so that it
+    /// does not go on to the recorded limit.
+    fn halted(&self) -> bool {
+        false
+    }
 }
+
+/// How much fuel a run with an active observer uses between two
+/// [`Observer::halted`] questions (at most; the end of the run comes first).
+pub const HALT_CHECK_EVERY: u64 = 1 << 16;
 
 /// The observer that observes nothing, at no cost.
 #[derive(Clone, Copy, Debug, Default)]
