@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Runs every fuzz target (`cargo fuzz list`) for SECONDS each (default 30),
-# one at a time, and prints per target the executions, the coverage and
-# whether it found anything. Exits non-zero if any target found something
-# (a crash, a failed oracle, a timeout or a memory blow-up) or did not build.
+# Runs every fuzz target (`cargo fuzz list`), or the TARGETs given, for
+# SECONDS each (default 30), one at a time, and prints per target the
+# executions, the coverage and whether it found anything. Exits non-zero if
+# any target found something (a crash, a failed oracle, a timeout or a
+# memory blow-up) or did not build.
 #
-#   bash scripts/fuzz.sh [SECONDS]
+#   bash scripts/fuzz.sh [SECONDS [TARGET...]]
+#
+# FUZZ_BUILD_FLAGS is passed to `cargo fuzz build` and `run`, e.g.
+# `--no-trace-compares` (about twice the executions per second for the
+# targets that run code, with coarser guidance; see docs/HARDENING.md).
 #
 # Works on a fresh clone with a stable toolchain: installs cargo-fuzz if it
 # is missing and builds without a sanitizer (`-s none`). Generated corpora
@@ -16,6 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 each="${1:-30}"
+shift || true
+flags=(${FUZZ_BUILD_FLAGS:-})
 case "$each" in
 '' | *[!0-9]*)
     echo "usage: $0 [SECONDS]" >&2
@@ -30,9 +37,13 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 cd fuzz
-echo "== building the fuzz targets (cargo fuzz build -s none)"
-cargo fuzz build -s none
-mapfile -t targets < <(cargo fuzz list)
+echo "== building the fuzz targets (cargo fuzz build -s none ${flags[*]})"
+cargo fuzz build -s none "${flags[@]}"
+if [ "$#" -gt 0 ]; then
+    targets=("$@")
+else
+    mapfile -t targets < <(cargo fuzz list)
+fi
 
 failed=()
 printf '%-14s %12s %8s %8s  %s\n' target executions cov ft result
@@ -43,7 +54,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$corpus" "$artifacts"
     rm -f "$artifacts"/*
     status=0
-    cargo fuzz run -s none "$t" "$corpus" "seeds/$t" -- \
+    cargo fuzz run -s none "${flags[@]}" "$t" "$corpus" "seeds/$t" -- \
         -max_total_time="$each" -timeout=25 -print_final_stats=1 \
         -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
     execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$' ||
