@@ -87,9 +87,12 @@ function assertOffline(page) {
 
 const settled = () => ['ready', 'partial', 'error', 'not-a-trace'].includes(document.body.dataset.state);
 
-/// Opens `file` (a path) through the file input of the file:// page.
+/// Opens `file` (a path) through the file input of the file:// page. The
+/// page's state is cleared first: a page that already shows a trace is
+/// 'ready', and waiting for a settled state must wait for the new file.
 async function openFile(page, file) {
   if (!page.url().startsWith('file:')) await page.goto(PAGE);
+  await page.evaluate(() => { document.body.dataset.state = 'opening'; });
   await page.setInputFiles('#file-input', file);
   await page.waitForFunction(settled, null, { timeout: 60000 });
 }
