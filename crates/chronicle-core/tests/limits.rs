@@ -9,19 +9,7 @@ use chronicle_core::vm::{NoHost, RuntimeError, TrapKind, Vm};
 use chronicle_core::{verify, Limit, Limits, Value};
 
 mod workloads;
-use workloads::copies_kept_alive;
-
-fn func(name: &str, params: u16, regs: Vec<Type>, ret: Option<Type>, code: Vec<Instr>) -> Function {
-    let lines = (1..=code.len() as u32).collect();
-    Function {
-        name: name.into(),
-        params,
-        regs,
-        ret,
-        code,
-        lines,
-    }
-}
+use workloads::{copies_kept_alive, func};
 
 fn module(funcs: Vec<Function>, consts: Vec<Const>) -> Module {
     Module {
@@ -43,11 +31,7 @@ fn run(m: &Module, limits: Limits) -> (Result<Value, RuntimeError>, u64) {
         vm.fuel_used(),
         vm.bytes_allocated(),
     );
-    let never = HaltAfter {
-        after: u64::MAX,
-        steps: 0,
-        traps: 0,
-    };
+    let never = HaltAfter::after(u64::MAX);
     let mut observed = Vm::with_observer(&verified, limits, NoHost, never);
     assert_eq!(observed.run(), result, "an observed run ends alike");
     let observed_counts = (
@@ -504,11 +488,7 @@ fn a_comparison_of_much_shared_storage_stops_at_the_limit() {
     assert_eq!(vm.fuel_used(), steps + 250 + 1000 * 100);
     // Observed, the run takes its fuel in slices of 65,536: the comparison
     // draws on the reserve, and ends alike.
-    let never = HaltAfter {
-        after: u64::MAX,
-        steps: 0,
-        traps: 0,
-    };
+    let never = HaltAfter::after(u64::MAX);
     let mut observed = Vm::with_observer(&verified, Limits::DEFAULT, NoHost, never);
     assert_eq!(observed.run(), Ok(Value::Bool(true)));
     assert_eq!(observed.fuel_used(), steps + 250 + 1000 * 100);
@@ -537,6 +517,16 @@ struct HaltAfter {
     traps: u32,
 }
 
+impl HaltAfter {
+    fn after(steps: u64) -> HaltAfter {
+        HaltAfter {
+            after: steps,
+            steps: 0,
+            traps: 0,
+        }
+    }
+}
+
 impl chronicle_core::vm::Observer for HaltAfter {
     fn step(&mut self, _: u16, _: u16, _: Instr, _: chronicle_core::vm::FrameView<'_>) {
         self.steps += 1;
@@ -558,11 +548,7 @@ fn an_observer_can_halt_an_endless_run_within_one_check_interval() {
         vec![],
     );
     let verified = verify(m).unwrap();
-    let observer = HaltAfter {
-        after: 1000,
-        steps: 0,
-        traps: 0,
-    };
+    let observer = HaltAfter::after(1000);
     let mut vm = Vm::with_observer(&verified, Limits::DEFAULT, NoHost, observer);
     let err = vm.run().expect_err("halted");
     assert_eq!(err.kind, TrapKind::Halted);
@@ -573,11 +559,7 @@ fn an_observer_can_halt_an_endless_run_within_one_check_interval() {
     );
     assert_eq!(vm.observer().traps, 0, "a halt is not reported as a trap");
     // An observer that never halts: the run goes on to its limit.
-    let never = HaltAfter {
-        after: u64::MAX,
-        steps: 0,
-        traps: 0,
-    };
+    let never = HaltAfter::after(u64::MAX);
     let mut vm = Vm::with_observer(&verified, Limits::DEFAULT, NoHost, never);
     let err = vm.run().expect_err("the limit");
     assert!(matches!(err.kind, TrapKind::LimitExceeded { .. }));
