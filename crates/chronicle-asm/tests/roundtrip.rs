@@ -9,6 +9,7 @@ use chronicle_asm::{parse, parse_with_diagnostics, print, AsmError};
 use chronicle_core::format::encode;
 use chronicle_core::isa::{Instr, Opcode};
 use chronicle_core::module::{Const, Function, Import, Module};
+use chronicle_core::testing::proptest_cases;
 use chronicle_core::testing::{any_module, valid_module};
 use chronicle_core::types::{Signature, Type, Version};
 use chronicle_core::vm::{self, CapabilityError, Host, NoHost};
@@ -34,18 +35,6 @@ fn assert_round_trip(m: &Module) -> Result<(), TestCaseError> {
 }
 
 // ---- round trips ----
-
-/// Proptest cases for a block whose default is `default`: that many times
-/// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
-fn proptest_cases(default: u32) -> u32 {
-    let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
-        return default;
-    };
-    match scale.parse::<u32>() {
-        Ok(k) if k >= 1 => default.saturating_mul(k),
-        _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
-    }
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(proptest_cases(512)))]

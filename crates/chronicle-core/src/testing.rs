@@ -472,3 +472,18 @@ impl FuncBuilder<'_> {
         op.with_operands(&vals[..op.operands().len()])
     }
 }
+
+/// The case count of a `proptest!` block whose default is `default`: that
+/// many times `CHRONICLE_PROPTEST_SCALE` when it is set, so CI can run every
+/// property test at full strength (docs/HARDENING.md, "Property tests").
+/// Panics on a value that is not a whole number >= 1, so that a typo cannot
+/// quietly run the defaults.
+pub fn proptest_cases(default: u32) -> u32 {
+    let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
+        return default;
+    };
+    match scale.parse::<u32>() {
+        Ok(k) if k >= 1 => default.saturating_mul(k),
+        _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
+    }
+}

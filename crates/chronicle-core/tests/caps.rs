@@ -6,6 +6,7 @@
 use chronicle_core::caps::{negotiate, Offer, Policy, Registry};
 use chronicle_core::isa::Instr;
 use chronicle_core::module::{Const, Function, Import, Module};
+use chronicle_core::testing::proptest_cases;
 use chronicle_core::testing::valid_module;
 use chronicle_core::types::{Signature, Type, Version};
 use chronicle_core::vm::{CapabilityError, FrameView, Observer, RuntimeError, TrapKind};
@@ -837,18 +838,6 @@ fn mocked_run(
         });
     drop(host);
     (outcome, host_calls.get())
-}
-
-/// Proptest cases for a block whose default is `default`: that many times
-/// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
-fn proptest_cases(default: u32) -> u32 {
-    let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
-        return default;
-    };
-    match scale.parse::<u32>() {
-        Ok(k) if k >= 1 => default.saturating_mul(k),
-        _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
-    }
 }
 
 proptest! {

@@ -341,21 +341,10 @@ fn empty_module_is_magic_version_four_empty_sections_and_checksum() {
 
 mod generated {
     use super::*;
+    use chronicle_core::testing::proptest_cases;
     use chronicle_core::testing::{any_module, valid_module};
     use chronicle_core::verify;
     use proptest::prelude::*;
-
-    /// Proptest cases for a block whose default is `default`: that many times
-    /// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
-    fn proptest_cases(default: u32) -> u32 {
-        let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
-            return default;
-        };
-        match scale.parse::<u32>() {
-            Ok(k) if k >= 1 => default.saturating_mul(k),
-            _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
-        }
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(proptest_cases(256)))]

@@ -11,6 +11,7 @@
 
 use chronicle_core::isa::Instr;
 use chronicle_core::module::{Const, Import, Module};
+use chronicle_core::testing::proptest_cases;
 use chronicle_core::testing::valid_module;
 use chronicle_core::trace::{
     self, testing, Collector, Decision, Event, EventKind, NegotiatedEntry, Reader, RecordError,
@@ -1316,18 +1317,6 @@ fn golden_traces_of_older_versions_still_verify_and_replay() {
 }
 
 // ---------------------------------------------------------------- properties
-
-/// Proptest cases for a block whose default is `default`: that many times
-/// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
-fn proptest_cases(default: u32) -> u32 {
-    let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
-        return default;
-    };
-    match scale.parse::<u32>() {
-        Ok(k) if k >= 1 => default.saturating_mul(k),
-        _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
-    }
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(proptest_cases(128)))]

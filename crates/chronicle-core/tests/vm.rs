@@ -1,6 +1,7 @@
 //! Properties of the interpreter over generated modules.
 
 use chronicle_core::isa::Instr;
+use chronicle_core::testing::proptest_cases;
 use chronicle_core::testing::valid_module;
 use chronicle_core::vm::{FrameView, NoHost, Observer, RuntimeError, TrapKind, Vm};
 use chronicle_core::{verify, Limits};
@@ -16,18 +17,6 @@ const LIMITS: Limits = Limits {
     string_bytes: 4_096,
     alloc_bytes: 65_536,
 };
-
-/// Proptest cases for a block whose default is `default`: that many times
-/// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
-fn proptest_cases(default: u32) -> u32 {
-    let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
-        return default;
-    };
-    match scale.parse::<u32>() {
-        Ok(k) if k >= 1 => default.saturating_mul(k),
-        _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
-    }
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(proptest_cases(1024)))]

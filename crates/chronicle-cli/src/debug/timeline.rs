@@ -336,6 +336,7 @@ impl<R: Read + Seek> Timeline<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chronicle_core::testing::proptest_cases;
     use chronicle_core::trace::{self, TraceHeader};
     use chronicle_core::vm::NoHost;
     use chronicle_core::Value;
@@ -398,18 +399,6 @@ mod tests {
             ],
             1..40,
         )
-    }
-
-    /// Proptest cases for a block whose default is `default`: that many times
-    /// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
-    fn proptest_cases(default: u32) -> u32 {
-        let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
-            return default;
-        };
-        match scale.parse::<u32>() {
-            Ok(k) if k >= 1 => default.saturating_mul(k),
-            _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
-        }
     }
 
     proptest! {

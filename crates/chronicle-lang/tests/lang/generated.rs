@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use chronicle_core::testing::proptest_cases;
 use proptest::prelude::*;
 
 use crate::common::reference::{Limit, Limits, RuntimeError};
@@ -23,18 +24,6 @@ fn run_seed(seed: u64) -> Result<Outcome, String> {
             limit @ (Limit::Instructions | Limit::CallDepth),
         )) => Err(format!("seed {seed} hit the {limit:?} limit:\n{src}")),
         _ => Ok(outcome),
-    }
-}
-
-/// Proptest cases for a block whose default is `default`: that many times
-/// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
-fn proptest_cases(default: u32) -> u32 {
-    let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
-        return default;
-    };
-    match scale.parse::<u32>() {
-        Ok(k) if k >= 1 => default.saturating_mul(k),
-        _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
     }
 }
 

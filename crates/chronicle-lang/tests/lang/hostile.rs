@@ -4,6 +4,7 @@
 //! These tests run on the default test thread (2 MiB of stack in debug
 //! builds), which is the point: nesting is bounded, not lucky.
 
+use chronicle_core::testing::proptest_cases;
 use chronicle_lang::ast::*;
 use chronicle_lang::diagnostics::MAX_DIAGNOSTICS;
 use chronicle_lang::{check_bytes, check_source, render_diagnostics, RenderConfig, Span, Stage};
@@ -278,18 +279,6 @@ const FRAGMENTS: &[&str] = &[
     "\t",
     "¤",
 ];
-
-/// Proptest cases for a block whose default is `default`: that many times
-/// `CHRONICLE_PROPTEST_SCALE` when it is set (docs/HARDENING.md, "Property tests").
-fn proptest_cases(default: u32) -> u32 {
-    let Ok(scale) = std::env::var("CHRONICLE_PROPTEST_SCALE") else {
-        return default;
-    };
-    match scale.parse::<u32>() {
-        Ok(k) if k >= 1 => default.saturating_mul(k),
-        _ => panic!("CHRONICLE_PROPTEST_SCALE={scale:?}: expected a whole number >= 1"),
-    }
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(proptest_cases(256)))]
