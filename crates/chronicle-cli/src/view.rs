@@ -11,7 +11,10 @@
 //! files and the one trace, by exact path: nothing on disk is reachable
 //! through it, so path traversal is impossible by construction (and such
 //! paths are refused with 400 before any lookup). Requests are bounded (an
-//! 8 KiB head, a read timeout, a cap on concurrent connections), and a
+//! 8 KiB head, a cap on concurrent connections, and a deadline for the whole
+//! exchange: a client that sends its head or reads the answer a byte at a
+//! time loses its connection when the deadline passes, however often it
+//! sends, so slow clients cannot hold every slot), and a
 //! `Host` other than the loopback address and port is refused, so that a
 //! web page cannot reach the trace through DNS rebinding. The page itself
 //! makes no request beyond this server (its Content-Security-Policy says so).
@@ -23,7 +26,7 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// `chronicle view`.
 #[derive(Debug, Args)]
@@ -84,6 +87,13 @@ const MAX_HEAD: usize = 8 * 1024;
 /// Connections handled at once; more wait in the listen queue.
 const MAX_CONNECTIONS: usize = 32;
 
+/// How long a client has to send its whole request head.
+const HEAD_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a client has for the whole exchange, head and answer (the
+/// largest trace, 1 GiB, takes a few seconds on loopback).
+const REQUEST_DEADLINE: Duration = Duration::from_secs(120);
+
 /// The same policy as the page's `<meta>`, plus framing: only this origin.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; worker-src 'self'; font-src 'self'; object-src 'none'; \
@@ -125,13 +135,16 @@ pub fn view(args: &ViewArgs) -> Result<(), Failure> {
         trace,
         authorities: [format!("127.0.0.1:{port}"), format!("localhost:{port}")],
         active: AtomicUsize::new(0),
+        head_deadline: HEAD_DEADLINE,
+        request_deadline: REQUEST_DEADLINE,
     });
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         if server.active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
             server.active.fetch_sub(1, Ordering::SeqCst);
             // Too busy: answer inline, without reading the request.
-            let _ = respond(&stream, 503, "text/plain", b"busy\n", false);
+            let mut stream = Deadline::new(&stream, HEAD_DEADLINE);
+            let _ = respond(&mut stream, 503, "text/plain", b"busy\n", false);
             continue;
         }
         let server = Arc::clone(&server);
@@ -177,6 +190,10 @@ struct Server {
     /// The `Host` values accepted: this server's own address and port.
     authorities: [String; 2],
     active: AtomicUsize,
+    /// See [`HEAD_DEADLINE`].
+    head_deadline: Duration,
+    /// See [`REQUEST_DEADLINE`].
+    request_deadline: Duration,
 }
 
 /// A parsed request head.
@@ -189,9 +206,10 @@ struct Request {
 impl Server {
     /// Answers one request and closes the connection.
     fn handle(&self, stream: &TcpStream) -> io::Result<()> {
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        stream.set_write_timeout(Some(Duration::from_secs(30)))?;
-        let req = match read_head(stream) {
+        let whole = Deadline::new(stream, self.request_deadline);
+        let head = read_head(&mut Deadline::new(stream, self.head_deadline));
+        let stream = &mut { whole };
+        let req = match head {
             Ok(Some(req)) => req,
             Ok(None) => return respond(stream, 400, "text/plain", b"bad request\n", false),
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
@@ -238,7 +256,7 @@ impl Server {
 
 /// Reads a request head of at most [`MAX_HEAD`] bytes. `Ok(None)` if it is
 /// malformed; an `InvalidData` error if it is too long.
-fn read_head(stream: &TcpStream) -> io::Result<Option<Request>> {
+fn read_head(stream: &mut Deadline<'_>) -> io::Result<Option<Request>> {
     let mut reader = BufReader::new(stream.take(MAX_HEAD as u64 + 1));
     let mut lines = Vec::new();
     let mut total = 0;
@@ -284,7 +302,7 @@ fn read_head(stream: &TcpStream) -> io::Result<Option<Request>> {
 
 /// Writes a complete response and closes (no keep-alive).
 fn respond(
-    mut stream: &TcpStream,
+    stream: &mut Deadline<'_>,
     status: u16,
     content_type: &str,
     body: &[u8],
@@ -317,8 +335,71 @@ fn respond(
     }
     stream.flush()?;
     // Let the client read the whole response before the socket closes.
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.stream.shutdown(std::net::Shutdown::Write);
     Ok(())
+}
+
+/// A connection with a deadline for everything read from and written to it:
+/// each read or write may block only until the deadline, so a peer that
+/// trickles bytes cannot stretch an exchange by resetting a per-call timeout.
+struct Deadline<'s> {
+    stream: &'s TcpStream,
+    until: Instant,
+}
+
+impl<'s> Deadline<'s> {
+    /// `stream`, which must finish within `within` from now.
+    fn new(stream: &'s TcpStream, within: Duration) -> Self {
+        Deadline {
+            stream,
+            until: Instant::now() + within,
+        }
+    }
+
+    /// The time left, or a `TimedOut` error once the deadline has passed.
+    fn left(&self) -> io::Result<Duration> {
+        match self.until.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(left),
+            _ => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request's deadline passed",
+            )),
+        }
+    }
+}
+
+/// A socket timeout (reported as `WouldBlock` on Unix) as `TimedOut`.
+fn timed_out(e: io::Error) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::WouldBlock => {
+            io::Error::new(io::ErrorKind::TimedOut, "the request's deadline passed")
+        }
+        _ => e,
+    }
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.set_read_timeout(Some(self.left()?))?;
+        let mut stream = self.stream;
+        stream.read(buf).map_err(timed_out)
+    }
+}
+
+impl Write for Deadline<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.set_write_timeout(Some(self.left()?))?;
+        let mut stream = self.stream;
+        // At most 64 KiB a call, so that the deadline is checked between chunks.
+        stream
+            .write(&buf[..buf.len().min(64 * 1024)])
+            .map_err(timed_out)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let mut stream = self.stream;
+        stream.flush()
+    }
 }
 
 /// `s` for a URL query value: unreserved characters kept, the rest %XX.
@@ -362,6 +443,103 @@ mod tests {
             "audit%20run%20%231.ctrace"
         );
         assert_eq!(percent_encode("a&b=c"), "a%26b%3Dc");
+    }
+
+    /// A server with the given deadlines, and a connected client socket
+    /// whose server end `handle` answers on another thread.
+    fn connection(
+        head_deadline: Duration,
+        request_deadline: Duration,
+    ) -> (TcpStream, std::thread::JoinHandle<io::Result<()>>) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = Server {
+            trace: vec![7; 16 << 20],
+            authorities: [format!("127.0.0.1:{port}"), format!("localhost:{port}")],
+            active: AtomicUsize::new(0),
+            head_deadline,
+            request_deadline,
+        };
+        let client = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        let handler = std::thread::spawn(move || server.handle(&accepted));
+        (client, handler)
+    }
+
+    fn request(port_of: &TcpStream, path: &str) -> String {
+        let port = port_of.peer_addr().unwrap().port();
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n")
+    }
+
+    #[test]
+    fn a_prompt_client_is_served() {
+        let (mut client, handler) = connection(Duration::from_secs(30), Duration::from_secs(60));
+        client
+            .write_all(request(&client, "/trace.ctrace").as_bytes())
+            .unwrap();
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).unwrap();
+        handler.join().unwrap().unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert!(answer.ends_with(&[7; 1024]));
+        assert!(answer.len() > 16 << 20);
+    }
+
+    #[test]
+    fn a_client_trickling_its_head_loses_the_connection_at_the_deadline() {
+        // One byte every 50 ms: each read returns well within any per-read
+        // timeout, but the head (about 40 bytes) would take 2 s to arrive;
+        // the 300 ms deadline for the whole head ends it first.
+        let (mut client, handler) = connection(Duration::from_millis(300), Duration::from_secs(60));
+        let text = request(&client, "/");
+        let mut sent = 0;
+        for byte in text.as_bytes() {
+            if client.write_all(&[*byte]).is_err() {
+                break;
+            }
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(50));
+            if handler.is_finished() {
+                break;
+            }
+        }
+        let outcome = handler.join().unwrap();
+        assert_eq!(
+            outcome.unwrap_err().kind(),
+            io::ErrorKind::TimedOut,
+            "after {sent} bytes"
+        );
+        assert!(sent < text.len(), "the whole head went through");
+    }
+
+    #[test]
+    fn a_client_reading_slowly_loses_the_connection_at_the_deadline() {
+        // The client sends its request promptly, then reads 1 KiB every
+        // 20 ms: the 16 MiB answer (more than the
+        // kernel's socket buffers hold) would take minutes, far past the
+        // 500 ms deadline of the whole exchange.
+        let (mut client, handler) = connection(Duration::from_secs(30), Duration::from_millis(500));
+        client
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        client
+            .write_all(request(&client, "/trace.ctrace").as_bytes())
+            .unwrap();
+        let mut got = 0usize;
+        let mut buf = [0u8; 1024];
+        while !handler.is_finished() {
+            match client.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let outcome = handler.join().unwrap();
+        assert_eq!(outcome.unwrap_err().kind(), io::ErrorKind::TimedOut);
+        assert!(
+            got < 16 << 20,
+            "the whole answer went through ({got} bytes)"
+        );
     }
 
     #[test]
