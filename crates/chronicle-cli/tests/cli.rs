@@ -1496,6 +1496,64 @@ fn audit_of(trace: &Path, json: bool) -> Output {
     cmd.output().unwrap()
 }
 
+/// A plugin that puts a value of 64 << `doublings` bytes 20 times.
+fn big_puts(doublings: u32) -> String {
+    format!(
+        "use kv.put@1(key: str, value: str);\n\
+         fn main() -> int {{\n\
+         \x20   let v = \"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\";\n\
+         \x20   for i in 0..{doublings} {{ v = v + v; }}\n\
+         \x20   for i in 0..20 {{ kv.put(\"k\", v); }}\n\
+         \x20   return len(v);\n\
+         }}\n"
+    )
+}
+
+#[test]
+fn big_capability_calls_hit_the_instruction_limit_sooner_and_audit_alike() {
+    let tmp = policy_dir(&kv_policy(""));
+    std::fs::write(tmp.path().join("small.chr"), big_puts(0)).unwrap();
+    std::fs::write(tmp.path().join("big.chr"), big_puts(10)).unwrap();
+    let limits = [
+        "--instructions",
+        "2000",
+        "--kv-store",
+        "kv.db",
+        "--policy",
+        "policy.toml",
+    ];
+    let run = |plugin: &str| {
+        let mut args = vec!["run", plugin];
+        args.extend(limits);
+        run_in(tmp.path(), &[], &args)
+    };
+    // 20 puts of 64 bytes fit in 2,000 units; of 64 KiB (1,024 units each) they do not.
+    let small = run("small.chr");
+    assert_eq!(text(&small.stdout), "64\n", "{}", text(&small.stderr));
+    let big = run("big.chr");
+    assert_eq!(big.status.code(), Some(1));
+    let err = text(&big.stderr);
+    assert!(
+        err.contains("limit exceeded: instructions (limit 2000) at line 5"),
+        "{err}"
+    );
+    // Traced, the run audits and replays to the same error.
+    let mut args = vec!["trace", "big.chr", "--out", "big.ctrace"];
+    args.extend(limits);
+    let traced = run_in(tmp.path(), &[], &args);
+    assert_eq!(traced.status.code(), Some(1));
+    assert!(text(&traced.stderr).contains("limit exceeded: instructions (limit 2000) at line 5"));
+    let audit = audit_of(&tmp.path().join("big.ctrace"), false);
+    assert_eq!(audit.status.code(), Some(0), "{}", text(&audit.stdout));
+    let replay = run_in(tmp.path(), &[], &["replay", "big.ctrace"]);
+    assert_eq!(replay.status.code(), Some(1));
+    assert!(
+        text(&replay.stderr).contains("limit exceeded: instructions (limit 2000) at line 5"),
+        "{}",
+        text(&replay.stderr)
+    );
+}
+
 #[test]
 fn a_traced_run_prints_what_run_prints_and_passes_audit_and_replay() {
     let tmp = tempfile::tempdir().unwrap();
