@@ -187,7 +187,7 @@ impl Store {
                 .get(key)
                 .map_err(|e| fail(&e))?
                 .map_or(0, |v| (key.len() + v.value().len()) as u64);
-            let bytes = open.bytes - old + (key.len() + value.len()) as u64;
+            let bytes = open.bytes.saturating_sub(old) + (key.len() + value.len()) as u64;
             if bytes > max_bytes && bytes > open.bytes {
                 return Err(CapabilityError::new(format!(
                     "the store would hold {bytes} bytes of keys and values, over its max_bytes \
@@ -401,6 +401,20 @@ mod tests {
             ["kv.db"],
             "a failed migration leaves no file"
         );
+        // A database header over garbage, or cut short.
+        for cut in [REDB_MAGIC.len(), 600, 5000] {
+            let mut bytes = REDB_MAGIC.to_vec();
+            bytes.resize(cut, 0xA5);
+            std::fs::write(&path, &bytes).unwrap();
+            let err = Store::new(Some(path.clone()), DEFAULT_MAX_BYTES)
+                .get("k")
+                .unwrap_err()
+                .reason;
+            assert!(
+                err.contains("is not a valid key-value store"),
+                "{cut}: {err}"
+            );
+        }
         let mut store = Store::new(Some(tmp.path().join("missing-dir/kv.db")), 100);
         let err = store.put("a", "2").unwrap_err().reason;
         assert!(err.starts_with("cannot create the store"), "{err}");
