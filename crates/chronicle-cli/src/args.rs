@@ -83,8 +83,9 @@ pub struct PolicyArgs {
     /// apply.
     #[arg(long, value_name = "P.toml")]
     pub policy: Option<PathBuf>,
-    /// The file behind kv.get/kv.put (JSON, created on the first kv.put,
-    /// rewritten atomically on each). Without it, kv calls fail.
+    /// The file behind kv.get/kv.put (a redb database, created on the first
+    /// kv.put; a JSON store of an earlier version is migrated). Without it,
+    /// kv calls fail.
     #[arg(long, value_name = "FILE")]
     pub kv_store: Option<PathBuf>,
 }

@@ -43,7 +43,7 @@ impl Setup {
     pub fn new(policy: &PolicyArgs, limits: &LimitArgs) -> Result<Setup, Failure> {
         let parsed = load_policy(policy)?;
         let limits = limits.limits(&parsed);
-        let config = host_config(policy, limits)?;
+        let config = host_config(policy, &parsed, limits)?;
         Ok(Setup {
             policy: parsed,
             limits,
@@ -99,7 +99,7 @@ pub fn print_outcome(
 pub fn caps(args: &CapsArgs) -> Result<(), Failure> {
     let module = load_verified(&args.plugin)?;
     let policy = load_policy(&args.policy)?;
-    let config = host_config(&args.policy, policy.limits())?;
+    let config = host_config(&args.policy, &policy, policy.limits())?;
     let registry = host::builtins(&config);
     let table = chronicle_core::caps::negotiate(module.module(), registry.offers(), &policy)
         .map_err(|e| negotiation_failure(&e, &args.policy))?;
@@ -131,7 +131,32 @@ fn load_policy(args: &PolicyArgs) -> Result<Policy, Failure> {
     })
 }
 
-pub fn host_config(args: &PolicyArgs, limits: Limits) -> Result<HostConfig, Failure> {
+/// What the built-ins need: the limits, the directory, the store and its
+/// bound. `max_bytes` belongs on `kv.put@1` only: elsewhere it is an
+/// input failure at its `file:line:col`, as a policy error is.
+pub fn host_config(
+    args: &PolicyArgs,
+    policy: &Policy,
+    limits: Limits,
+) -> Result<HostConfig, Failure> {
+    if let Some(rule) = policy
+        .rules()
+        .find(|r| r.max_bytes().is_some() && r.key() != "kv.put@1")
+    {
+        let e = policy.max_bytes_error(
+            rule,
+            format!(
+                "{} stores nothing: `max_bytes` bounds the key-value store, on kv.put@1",
+                rule.key()
+            ),
+        );
+        return Err(Failure::input(format!("invalid policy: {e}"))
+            .hint("see docs/POLICY.md for the format"));
+    }
+    let kv_max_bytes = policy
+        .rule("kv.put@1")
+        .and_then(|r| r.max_bytes())
+        .unwrap_or(host::kv::DEFAULT_MAX_BYTES);
     let cwd = std::env::current_dir()
         .and_then(|d| d.canonicalize())
         .map_err(|e| Failure::input(format!("cannot resolve the current directory: {e}")))?;
@@ -139,6 +164,7 @@ pub fn host_config(args: &PolicyArgs, limits: Limits) -> Result<HostConfig, Fail
         limits,
         cwd,
         kv_store: args.kv_store.clone(),
+        kv_max_bytes,
     })
 }
 

@@ -382,6 +382,23 @@ fn run_in(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
 }
 
 /// A directory holding `policy.toml` with `text`.
+/// The entries of the key-value store at `path` (a redb database, as
+/// `--kv-store` keeps it).
+fn read_store(path: &Path) -> serde_json::Value {
+    use redb::ReadableTable;
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let table = txn
+        .open_table(redb::TableDefinition::<&str, &str>::new("kv"))
+        .unwrap();
+    let mut out = serde_json::Map::new();
+    for entry in table.iter().unwrap() {
+        let (k, v) = entry.unwrap();
+        out.insert(k.value().to_owned(), v.value().into());
+    }
+    serde_json::Value::Object(out)
+}
+
 fn policy_dir(text: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("policy.toml"), text).unwrap();
@@ -739,7 +756,7 @@ fn capability_errors_are_runtime_errors_with_the_source_line() {
 }
 
 #[test]
-fn the_key_value_store_persists_between_runs_atomically() {
+fn the_key_value_store_persists_between_runs() {
     let tmp = policy_dir(
         "[capabilities.\"log.write@1\"]\ndecision = \"grant\"\n\
          [capabilities.\"kv.get@1\"]\ndecision = \"grant\"\n\
@@ -752,25 +769,20 @@ fn the_key_value_store_persists_between_runs_atomically() {
         "--policy",
         "policy.toml",
         "--kv-store",
-        "kv.json",
+        "kv.db",
     ];
     let first = run_in(tmp.path(), &[], &args);
     assert_eq!(text(&first.stdout), "\"\"\n", "{}", text(&first.stderr));
     let second = run_in(tmp.path(), &[], &args);
     assert_eq!(text(&second.stdout), "\"1\"\n");
-    let stored: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(tmp.path().join("kv.json")).unwrap()).unwrap();
+    let stored = read_store(&tmp.path().join("kv.db"));
     assert_eq!(stored, serde_json::json!({ "runs": "1" }));
     let mut names: Vec<String> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        ["kv.json", "policy.toml"],
-        "no temporary file is left"
-    );
+    assert_eq!(names, ["kv.db", "policy.toml"], "no temporary file is left");
     // Without --kv-store there is no store: a capability error, nothing written.
     let out = run_in(tmp.path(), &[], &args[..4]);
     assert_eq!(out.status.code(), Some(1));
@@ -779,12 +791,146 @@ fn the_key_value_store_persists_between_runs_atomically() {
     ));
 }
 
+/// The policy of `log_and_kv.chasm` with the store granted, `extra` on kv.put.
+fn kv_policy(extra: &str) -> String {
+    format!(
+        "[capabilities.\"log.write@1\"]\ndecision = \"grant\"\n\
+         [capabilities.\"kv.get@1\"]\ndecision = \"grant\"\n\
+         [capabilities.\"kv.put@1\"]\ndecision = \"grant\"\n{extra}"
+    )
+}
+
+#[test]
+fn a_json_store_of_an_earlier_version_is_migrated_and_kept() {
+    let tmp = policy_dir(&kv_policy(""));
+    std::fs::write(
+        tmp.path().join("kv.json"),
+        "{\"runs\": \"5\", \"x\": \"y\"}",
+    )
+    .unwrap();
+    let plugin = caps_plugin("log_and_kv.chasm");
+    let args = [
+        "run",
+        &plugin,
+        "--policy",
+        "policy.toml",
+        "--kv-store",
+        "kv.json",
+    ];
+    let out = run_in(tmp.path(), &[], &args);
+    assert_eq!(text(&out.stdout), "\"5\"\n", "{}", text(&out.stderr));
+    assert_eq!(
+        read_store(&tmp.path().join("kv.json")),
+        serde_json::json!({ "runs": "1", "x": "y" })
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("kv.json.v1.json")).unwrap(),
+        "{\"runs\": \"5\", \"x\": \"y\"}"
+    );
+    // A file that is neither is refused, and left alone.
+    std::fs::write(tmp.path().join("notes.txt"), "hello").unwrap();
+    let args = [
+        "run",
+        &plugin,
+        "--policy",
+        "policy.toml",
+        "--kv-store",
+        "notes.txt",
+    ];
+    let out = run_in(tmp.path(), &[], &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(
+            "notes.txt is neither a key-value store nor a JSON store of an earlier version"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("notes.txt")).unwrap(),
+        "hello"
+    );
+}
+
+#[test]
+fn a_store_path_that_is_a_symlink_is_refused() {
+    let tmp = policy_dir(&kv_policy(""));
+    std::os::unix::fs::symlink(tmp.path().join("target.db"), tmp.path().join("kv.db")).unwrap();
+    let plugin = caps_plugin("log_and_kv.chasm");
+    let args = [
+        "run",
+        &plugin,
+        "--policy",
+        "policy.toml",
+        "--kv-store",
+        "kv.db",
+    ];
+    let out = run_in(tmp.path(), &[], &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("kv.db is a symbolic link: refused"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !tmp.path().join("target.db").exists(),
+        "the link was followed"
+    );
+}
+
+#[test]
+fn max_bytes_bounds_the_store_and_belongs_on_kv_put_only() {
+    // "runs" + "1" is 5 bytes: over a max_bytes of 4.
+    let tmp = policy_dir(&kv_policy("max_bytes = 4\n"));
+    let plugin = caps_plugin("log_and_kv.chasm");
+    let args = [
+        "run",
+        &plugin,
+        "--policy",
+        "policy.toml",
+        "--kv-store",
+        "kv.db",
+    ];
+    let out = run_in(tmp.path(), &[], &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(
+            "capability error: kv.put@1.0: the store would hold 5 bytes of keys and values, \
+             over its max_bytes of 4 (set max_bytes on kv.put@1 in the policy) at line 14"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(tmp.path().join("policy.toml"), kv_policy("max_bytes = 5\n")).unwrap();
+    let out = run_in(tmp.path(), &[], &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // On another capability it is a policy error, before anything runs.
+    std::fs::write(
+        tmp.path().join("policy.toml"),
+        kv_policy("").replace(
+            "[capabilities.\"kv.get@1\"]\ndecision = \"grant\"\n",
+            "[capabilities.\"kv.get@1\"]\ndecision = \"grant\"\nmax_bytes = 9\n",
+        ),
+    )
+    .unwrap();
+    let out = run_in(tmp.path(), &[], &args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(
+            "invalid policy: policy.toml:5:1: capabilities.\"kv.get@1\".max_bytes: kv.get@1 stores nothing"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stderr).contains("[info]"), "nothing ran");
+}
+
 #[test]
 fn policy_errors_name_file_line_and_key_and_exit_2() {
     let cases = [
         (
             "[capabilities.\"fs.read@1\"]\ndecision = \"grant\"\npathz = [\"data/**\"]\n",
-            "policy.toml:3:1: capabilities.\"fs.read@1\".pathz: unknown key (expected decision, returns, paths or optional)",
+            "policy.toml:3:1: capabilities.\"fs.read@1\".pathz: unknown key (expected decision, returns, paths, max_bytes or optional)",
         ),
         (
             "[limits]\ninstructions = \"lots\"\n",
@@ -1084,7 +1230,7 @@ fn the_config_lint_example_lists_reads_and_counts_findings() {
 #[test]
 fn the_rate_limiter_example_enforces_its_window_across_runs() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("kv.json");
+    let store = tmp.path().join("kv.db");
     let store = store.to_string_lossy().into_owned();
     // Variants of the example policy: the same client later, another client now.
     let policy = std::fs::read_to_string(repo("examples/rate-limiter-policy.toml")).unwrap();
@@ -1145,8 +1291,7 @@ fn the_rate_limiter_example_enforces_its_window_across_runs() {
         "{stderr}"
     );
 
-    let stored: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(tmp.path().join("kv.json")).unwrap()).unwrap();
+    let stored = read_store(&tmp.path().join("kv.db"));
     assert_eq!(
         stored,
         serde_json::json!({
@@ -1349,6 +1494,64 @@ fn audit_of(trace: &Path, json: bool) -> Output {
         cmd.arg("--json");
     }
     cmd.output().unwrap()
+}
+
+/// A plugin that puts a value of 64 << `doublings` bytes 20 times.
+fn big_puts(doublings: u32) -> String {
+    format!(
+        "use kv.put@1(key: str, value: str);\n\
+         fn main() -> int {{\n\
+         \x20   let v = \"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\";\n\
+         \x20   for i in 0..{doublings} {{ v = v + v; }}\n\
+         \x20   for i in 0..20 {{ kv.put(\"k\", v); }}\n\
+         \x20   return len(v);\n\
+         }}\n"
+    )
+}
+
+#[test]
+fn big_capability_calls_hit_the_instruction_limit_sooner_and_audit_alike() {
+    let tmp = policy_dir(&kv_policy(""));
+    std::fs::write(tmp.path().join("small.chr"), big_puts(0)).unwrap();
+    std::fs::write(tmp.path().join("big.chr"), big_puts(10)).unwrap();
+    let limits = [
+        "--instructions",
+        "2000",
+        "--kv-store",
+        "kv.db",
+        "--policy",
+        "policy.toml",
+    ];
+    let run = |plugin: &str| {
+        let mut args = vec!["run", plugin];
+        args.extend(limits);
+        run_in(tmp.path(), &[], &args)
+    };
+    // 20 puts of 64 bytes fit in 2,000 units; of 64 KiB (1,024 units each) they do not.
+    let small = run("small.chr");
+    assert_eq!(text(&small.stdout), "64\n", "{}", text(&small.stderr));
+    let big = run("big.chr");
+    assert_eq!(big.status.code(), Some(1));
+    let err = text(&big.stderr);
+    assert!(
+        err.contains("limit exceeded: instructions (limit 2000) at line 5"),
+        "{err}"
+    );
+    // Traced, the run audits and replays to the same error.
+    let mut args = vec!["trace", "big.chr", "--out", "big.ctrace"];
+    args.extend(limits);
+    let traced = run_in(tmp.path(), &[], &args);
+    assert_eq!(traced.status.code(), Some(1));
+    assert!(text(&traced.stderr).contains("limit exceeded: instructions (limit 2000) at line 5"));
+    let audit = audit_of(&tmp.path().join("big.ctrace"), false);
+    assert_eq!(audit.status.code(), Some(0), "{}", text(&audit.stdout));
+    let replay = run_in(tmp.path(), &[], &["replay", "big.ctrace"]);
+    assert_eq!(replay.status.code(), Some(1));
+    assert!(
+        text(&replay.stderr).contains("limit exceeded: instructions (limit 2000) at line 5"),
+        "{}",
+        text(&replay.stderr)
+    );
 }
 
 #[test]

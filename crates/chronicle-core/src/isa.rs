@@ -20,13 +20,20 @@
 //! cost one more unit per 64 bytes they go through, taken before the work:
 //! `eqr`/`ner` (the contents compared, 8 bytes an `int`, 16 a reference,
 //! recursively; storage both share is equal for free), `contains` (both
-//! strings) and `parse` (the string). Other variable work allocates and is
-//! bounded by `alloc_bytes`. So no single instruction can run for long: a
-//! comparison of two arrays that share one large string many times stops at
-//! the limit. This rule is part of the replay contract (since trace format
-//! version 2; version 1 recordings counted one unit an instruction, which
-//! differs only for runs that compared, searched or parsed 64 bytes or more
-//! and came within that much of their limit).
+//! strings) and `parse` (the string). A capability call (`cap`, `capu`)
+//! costs one more unit per 64 bytes of its `str` and array arguments,
+//! counted as `alloc_bytes` counts them, taken before the host is called,
+//! and one per 64 bytes of its result, taken after, so a plugin cannot make
+//! the host do unbounded work within its budget. Other variable work
+//! allocates and is bounded by `alloc_bytes`. So no single instruction can
+//! run for long: a comparison of two arrays that share one large string many
+//! times stops at the limit. This rule is part of the replay contract (since
+//! trace format version 2; version 1 recordings counted one unit an
+//! instruction, which differs only for runs that compared, searched or
+//! parsed 64 bytes or more and came within that much of their limit).
+//! Replay charges capability calls for recordings of the version that
+//! introduced that charge and later, and not for older ones (see
+//! [`crate::vm::Vm::charge_host_work`]).
 
 /// How an instruction uses a register operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

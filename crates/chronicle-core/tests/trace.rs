@@ -1417,3 +1417,97 @@ fn the_reader_exposes_the_call_stack_and_its_registers() {
     assert_eq!(deepest, 6, "main, then fib(5) down to fib(1)");
     assert!(r.footer().is_some());
 }
+
+// ------------------------------------------------ fuel of capability calls
+
+/// `blob.get(n)` returns `n` bytes; `blob.put(s)` takes them. Counts the
+/// calls that reached it.
+#[derive(Default)]
+struct BlobHost {
+    calls: Rc<Cell<u32>>,
+}
+
+impl Host for BlobHost {
+    fn call(&mut self, import: u16, args: &[Value]) -> Result<Value, CapabilityError> {
+        self.calls.set(self.calls.get() + 1);
+        match (import, args) {
+            (0, [Value::Int(n)]) => Ok(Value::str("x".repeat(*n as usize))),
+            (1, [Value::Str(_)]) => Ok(Value::Unit),
+            _ => Err(CapabilityError::new("unexpected call")),
+        }
+    }
+}
+
+/// Gets 6,400 bytes from the host and gives them back: 4 instructions.
+fn blob_round_trip() -> Module {
+    let code = vec![
+        Instr::LoadInt { d: 0, imm: 6400 },
+        Instr::Cap {
+            d: 1,
+            c: 0,
+            a: 0,
+            n: 1,
+        },
+        Instr::CapUnit { c: 1, a: 1, n: 1 },
+        Instr::RetUnit {},
+    ];
+    Module {
+        consts: vec![],
+        imports: vec![
+            import("blob.get", vec![Type::Int], Some(Type::Str)),
+            import("blob.put", vec![Type::Str], None),
+        ],
+        funcs: vec![func("main", 0, vec![Type::Int, Type::Str], None, code)],
+        entry: 0,
+    }
+}
+
+#[test]
+fn capability_calls_take_fuel_for_the_bytes_they_move_and_replay_alike() {
+    let m = blob_round_trip();
+    let verified = verify(m.clone()).unwrap();
+    // A 6,400-byte string costs 32 + 6,400 bytes as alloc_bytes counts it:
+    // 100 units as the result of `get`, 100 more as the argument of `put`.
+    let mut vm = Vm::new(&verified, Limits::DEFAULT, BlobHost::default());
+    assert_eq!(vm.run(), Ok(Value::Unit));
+    assert_eq!((vm.instructions_executed(), vm.fuel_used()), (4, 204));
+    let mut uncharged =
+        Vm::new(&verified, Limits::DEFAULT, BlobHost::default()).charge_host_work(false);
+    assert_eq!(uncharged.run(), Ok(Value::Unit));
+    assert_eq!(uncharged.fuel_used(), 4);
+
+    // `put` needs 203 units by its end: one short, it is refused before
+    // the host sees it.
+    let short = Limits {
+        instructions: 202,
+        ..Limits::DEFAULT
+    };
+    let host = BlobHost::default();
+    let calls = Rc::clone(&host.calls);
+    let err = Vm::new(&verified, short, host).run().unwrap_err();
+    assert_eq!(
+        err.kind.to_string(),
+        "limit exceeded: instructions (limit 202)"
+    );
+    assert_eq!((err.pc, calls.get()), (2, 1), "only `get` reached the host");
+    // Short of the result's charge: the run stops at `get`, after it.
+    let shorter = Limits {
+        instructions: 100,
+        ..Limits::DEFAULT
+    };
+    let err = Vm::new(&verified, shorter, BlobHost::default())
+        .run()
+        .unwrap_err();
+    assert_eq!(
+        (err.kind.to_string().as_str(), err.pc),
+        ("limit exceeded: instructions (limit 100)", 1)
+    );
+
+    // Recorded, each run replays as it ran: the charge follows from the
+    // recorded arguments and results.
+    for limits in [Limits::DEFAULT, short, shorter] {
+        let (outcome, bytes) = record(&m, BlobHost::default(), limits);
+        let report = trace::replay(Cursor::new(&bytes)).expect("replays");
+        assert_eq!(report.outcome, outcome);
+    }
+}

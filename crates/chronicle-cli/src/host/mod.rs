@@ -37,6 +37,9 @@ pub struct HostConfig {
     pub cwd: PathBuf,
     /// The key-value store's file, if one was given (`--kv-store`).
     pub kv_store: Option<PathBuf>,
+    /// The most bytes of keys plus values the store may hold (the policy's
+    /// `max_bytes` on `kv.put@1`, else [`kv::DEFAULT_MAX_BYTES`]).
+    pub kv_max_bytes: u64,
 }
 
 /// A registry offering every built-in capability.

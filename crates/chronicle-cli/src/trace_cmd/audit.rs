@@ -298,6 +298,7 @@ impl<'r> Checker<'r> {
             limits: h.limits,
             cwd: std::path::PathBuf::from("."),
             kv_store: None,
+            kv_max_bytes: host::kv::DEFAULT_MAX_BYTES,
         };
         let registry = host::builtins(&config);
         let negotiation = match caps::negotiate(module, registry.offers(), &policy) {

@@ -133,6 +133,8 @@ pub struct Rule {
     at: Pos,
     /// Where its `paths` key is, if it has one.
     paths_at: Option<Pos>,
+    /// The `max_bytes` bound of a grant, and where its key is.
+    max_bytes: Option<(u64, Pos)>,
 }
 
 impl Rule {
@@ -180,6 +182,19 @@ impl Rule {
     /// ```
     pub fn optional(&self) -> bool {
         self.optional
+    }
+
+    /// The `max_bytes` bound of a grant, if the rule gives one: how large
+    /// the host may let what the capability stores grow (the host decides
+    /// what it bounds; see `docs/POLICY.md`).
+    ///
+    /// ```
+    /// # use chronicle_core::caps::Policy;
+    /// let p = Policy::parse("p.toml", "[capabilities.\"kv.put@1\"]\ndecision = \"grant\"\nmax_bytes = 4096\n").unwrap();
+    /// assert_eq!(p.rule("kv.put@1").unwrap().max_bytes(), Some(4096));
+    /// ```
+    pub fn max_bytes(&self) -> Option<u64> {
+        self.max_bytes.map(|(v, _)| v)
     }
 
     /// The line of the rule's table header (or dotted key), 1-based.
@@ -261,7 +276,7 @@ impl fmt::Display for Scope {
 /// A policy that cannot be used: where, which key, and why.
 ///
 /// Displayed as `file:line:column: key: message`, e.g.
-/// `policy.toml:7:1: capabilities."fs.read@1".pathz: unknown key (expected decision, returns, paths or optional)`.
+/// `policy.toml:7:1: capabilities."fs.read@1".pathz: unknown key (expected decision, returns, paths, max_bytes or optional)`.
 ///
 /// ```
 /// use chronicle_core::caps::Policy;
@@ -337,7 +352,7 @@ impl RawKind {
     }
 }
 
-const RULE_KEYS: &str = "decision, returns, paths or optional";
+const RULE_KEYS: &str = "decision, returns, paths, max_bytes or optional";
 
 impl Policy {
     /// Parses the policy `text`; `file` names it in error messages.
@@ -349,7 +364,7 @@ impl Policy {
     ///     .unwrap_err();
     /// assert_eq!(
     ///     err.to_string(),
-    ///     "p.toml:3:1: capabilities.\"fs.read@1\".pathz: unknown key (expected decision, returns, paths or optional)"
+    ///     "p.toml:3:1: capabilities.\"fs.read@1\".pathz: unknown key (expected decision, returns, paths, max_bytes or optional)"
     /// );
     /// ```
     pub fn parse(file: &str, text: &str) -> Result<Policy, PolicyError> {
@@ -568,6 +583,28 @@ impl Policy {
 }
 
 impl Policy {
+    /// An error about `rule`'s `max_bytes`, at that key (at the rule's
+    /// table if it has none), in the parser's `file:line:col: key: message`
+    /// form: for a host that finds the bound on a capability it does not
+    /// apply to.
+    ///
+    /// ```
+    /// # use chronicle_core::caps::Policy;
+    /// let p = Policy::parse("p.toml", "[capabilities.\"env.get@1\"]\ndecision = \"grant\"\nmax_bytes = 1\n").unwrap();
+    /// let e = p.max_bytes_error(p.rule("env.get@1").unwrap(), "env.get@1 stores nothing".into());
+    /// assert_eq!(e.to_string(), "p.toml:3:1: capabilities.\"env.get@1\".max_bytes: env.get@1 stores nothing");
+    /// ```
+    pub fn max_bytes_error(&self, rule: &Rule, message: String) -> PolicyError {
+        let at = rule.max_bytes.map_or(rule.at, |(_, at)| at);
+        PolicyError {
+            file: self.file.clone(),
+            line: at.line,
+            column: at.column,
+            key: format!("capabilities.{}.max_bytes", quote_key(&rule.key)),
+            message,
+        }
+    }
+
     /// An error about `rule`'s `paths` (at the `paths` key).
     pub(crate) fn paths_error(&self, rule: &Rule, message: String) -> PolicyError {
         let at = rule.paths_at.unwrap_or(rule.at);
@@ -822,6 +859,7 @@ impl Parser<'_> {
         let mut decision: Option<(Decision, Range<usize>)> = None;
         let mut returns: Option<Entry<'_>> = None;
         let mut paths: Option<Entry<'_>> = None;
+        let mut max_bytes: Option<Entry<'_>> = None;
         let mut optional = false;
         for entry @ (key, value) in entries {
             let k = key.get_ref().as_ref();
@@ -849,6 +887,7 @@ impl Parser<'_> {
                 },
                 "returns" => returns = Some(entry),
                 "paths" => paths = Some(entry),
+                "max_bytes" => max_bytes = Some(entry),
                 "optional" => match value.get_ref() {
                     DeValue::Boolean(b) => optional = *b,
                     other => errors.push(self.error(
@@ -947,6 +986,34 @@ impl Parser<'_> {
             }
             Some(Scope::new(globs))
         });
+        let max_bytes = max_bytes.and_then(|(key, value)| {
+            let kpath = format!("{path}.max_bytes");
+            if decision != Decision::Grant {
+                errors.push(self.error(
+                    &key.span(),
+                    kpath,
+                    format!(
+                        "`max_bytes` bounds a grant; it is not allowed with decision = \"{decision}\""
+                    ),
+                ));
+                return None;
+            }
+            match self.integer(value, &kpath) {
+                Ok(v) if v < 0 => {
+                    errors.push(self.error(
+                        &value.span(),
+                        kpath,
+                        "`max_bytes` cannot be negative".into(),
+                    ));
+                    None
+                }
+                Ok(v) => Some((v.unsigned_abs(), self.pos(key.span().start))),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            }
+        });
         if errors.len() > before {
             return None;
         }
@@ -958,6 +1025,7 @@ impl Parser<'_> {
             returns,
             at: self.pos(key_span.start),
             paths_at: paths.map(|(key, _)| self.pos(key.span().start)),
+            max_bytes,
         })
     }
 
@@ -1004,7 +1072,7 @@ mod tests {
         // Unknown keys, at every level.
         ("colour = 1\n", "p.toml:1:1: colour: unknown key (expected limits or capabilities)"),
         ("[limits]\nfuel = 5\n", "p.toml:2:1: limits.fuel: unknown limit (expected one of instructions, call_depth, registers, array_len, string_bytes, alloc_bytes)"),
-        ("[capabilities.\"fs.read@1\"]\ndecision = \"grant\"\npathz = []\n", "p.toml:3:1: capabilities.\"fs.read@1\".pathz: unknown key (expected decision, returns, paths or optional)"),
+        ("[capabilities.\"fs.read@1\"]\ndecision = \"grant\"\npathz = []\n", "p.toml:3:1: capabilities.\"fs.read@1\".pathz: unknown key (expected decision, returns, paths, max_bytes or optional)"),
         // Wrong types.
         ("limits = 5\n", "p.toml:1:10: limits: expected a table, found an integer"),
         ("[limits]\ninstructions = \"many\"\n", "p.toml:2:16: limits.instructions: expected an integer, found a string"),
@@ -1033,6 +1101,9 @@ mod tests {
         // Structure.
         ("[capabilities.\"fs.read@1\"]\noptional = true\n", "p.toml:1:15: capabilities.\"fs.read@1\": missing `decision` (\"grant\", \"mock\" or \"deny\")"),
         ("[capabilities.\"fs.read@1\"]\ndecision = \"deny\"\npaths = [\"a/**\"]\n", "p.toml:3:1: capabilities.\"fs.read@1\".paths: `paths` scopes a grant; it is not allowed with decision = \"deny\""),
+        ("[capabilities.\"kv.put@1\"]\ndecision = \"mock\"\nmax_bytes = 5\n", "p.toml:3:1: capabilities.\"kv.put@1\".max_bytes: `max_bytes` bounds a grant; it is not allowed with decision = \"mock\""),
+        ("[capabilities.\"kv.put@1\"]\ndecision = \"grant\"\nmax_bytes = \"1MB\"\n", "p.toml:3:13: capabilities.\"kv.put@1\".max_bytes: expected an integer, found a string"),
+        ("[capabilities.\"kv.put@1\"]\ndecision = \"grant\"\nmax_bytes = -1\n", "p.toml:3:13: capabilities.\"kv.put@1\".max_bytes: `max_bytes` cannot be negative"),
         ("[capabilities.\"clock.now@1\"]\ndecision = \"grant\"\nreturns = 5\n", "p.toml:3:1: capabilities.\"clock.now@1\".returns: `returns` gives a mock's values; it is not allowed with decision = \"grant\""),
         // TOML syntax errors come from the parser, with their position.
         ("[limits]\ninstructions = 1\ninstructions = 2\n", "p.toml:3:1: duplicate key"),

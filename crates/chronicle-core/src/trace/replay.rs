@@ -165,6 +165,7 @@ pub fn replay_with<R: Read + Seek>(
     // when it compared, searched or parsed (`isa`, "Fuel"), so the steps
     // cannot cap it. A diverging run stops at the recorded limit.
     let limits = reader.header().limits;
+    let host_work = reader.format_version() >= HOST_WORK_SINCE;
     let shared = Rc::new(RefCell::new(Shared {
         enc: Encoder::new(ExecMap::new(module.module())),
         live: LiveEvents::new(module.module()),
@@ -179,6 +180,7 @@ pub fn replay_with<R: Read + Seek>(
         ReplayHost(Rc::clone(&shared)),
         Checker(Rc::clone(&shared)),
     )
+    .charge_host_work(host_work)
     .run();
     let mut s = shared.borrow_mut();
     s.end(&outcome);
@@ -206,6 +208,11 @@ pub fn replay_with<R: Read + Seek>(
         }),
     }
 }
+
+/// The first trace format version whose runs charged capability calls fuel
+/// for the bytes they move ([`Vm::charge_host_work`]); an older recording
+/// replays without that charge, as it ran.
+const HOST_WORK_SINCE: u16 = 2;
 
 /// The footer at the end of `src`, leaving `src` where it was.
 fn peek_footer<R: Read + Seek>(src: &mut R) -> Option<Footer> {
@@ -762,6 +769,7 @@ mod fast {
         let module = reader.module().clone();
         let chain = reader.header_hash();
         let limits = reader.header().limits;
+        let host_work = reader.format_version() >= super::HOST_WORK_SINCE;
         drop(reader);
         let state = Rc::new(RefCell::new(State {
             frames: Frames {
@@ -788,6 +796,7 @@ mod fast {
             FastHost(Rc::clone(&state)),
             FastChecker(Rc::clone(&state)),
         )
+        .charge_host_work(host_work)
         .run();
         let mut s = state.borrow_mut();
         s.enc.end(&outcome).ok()?;

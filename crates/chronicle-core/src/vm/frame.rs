@@ -22,6 +22,9 @@ pub(super) struct Ctx<'m> {
     pub const_ints: Vec<i64>,
     /// String constants by pool index (unit for integer constants).
     pub const_refs: Vec<Value>,
+    /// Whether capability calls take fuel for the bytes they move
+    /// ([`super::Vm::charge_host_work`]).
+    pub host_work: bool,
     empty_str: Value,
     empty_ints: Value,
     empty_bools: Value,
@@ -51,6 +54,7 @@ impl<'m> Ctx<'m> {
             limits,
             const_ints,
             const_refs,
+            host_work: true,
             empty_str: Value::Str(Rc::new(String::new())),
             empty_ints: Value::Array(Rc::new(Array::Int(Vec::new()))),
             empty_bools: Value::Array(Rc::new(Array::Bool(Vec::new()))),

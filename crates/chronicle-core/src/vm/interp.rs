@@ -16,7 +16,8 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 
 pub(super) fn execute<H: Host, O: Observer>(vm: &mut Vm<'_, H, O>) -> Result<Value, RuntimeError> {
-    let ctx = Ctx::new(vm.module, vm.limits);
+    let mut ctx = Ctx::new(vm.module, vm.limits);
+    ctx.host_work = vm.host_work;
     let stack = &mut vm.state.stack;
     let observer = &mut vm.observer;
     let host = &mut vm.host;
@@ -179,11 +180,15 @@ fn outer_loop<'m, H: Host, O: Observer>(
             }
         };
     }
-    // The deep cost of a value that crosses the host boundary.
+    // The deep cost of a value that crosses the host boundary; evaluates
+    // to that cost.
     macro_rules! charge_deep {
         ($v:expr) => {
             match alloc_cost::deep_within($v, stack.alloc_left) {
-                Some(cost) => stack.alloc_left -= cost,
+                Some(cost) => {
+                    stack.alloc_left -= cost;
+                    cost
+                }
                 None => limit!(AllocBytes),
             }
         };
@@ -253,16 +258,22 @@ fn outer_loop<'m, H: Host, O: Observer>(
                 // Arguments leave as unshared copies, charged in full: what
                 // the host keeps cannot change what the run copies later.
                 let mut args = Vec::with_capacity(usize::from(n));
+                let mut arg_bytes = 0u64;
                 for (i, t) in import.sig.params.iter().take(usize::from(n)).enumerate() {
                     args.push(match t {
                         Type::Int => Value::Int(stack.ints[cur.ibase + a + i]),
                         Type::Bool => Value::Bool(stack.ints[cur.ibase + a + i] != 0),
                         Type::Str | Type::Array(_) => {
                             let v = &stack.refs[cur.rbase + a + i];
-                            charge_deep!(v);
+                            arg_bytes += charge_deep!(v);
                             v.clone().unshared()
                         }
                     });
+                }
+                // The host's work on what it is given is fuel (`isa`,
+                // "Fuel"), taken before it starts.
+                if ctx.host_work {
+                    work!(arg_bytes);
                 }
                 let outcome = host.call(c, &args).and_then(|v| {
                     v.normalized(import.sig.ret.as_ref()).ok_or_else(|| {
@@ -291,7 +302,10 @@ fn outer_loop<'m, H: Host, O: Observer>(
                     limit!(ArrayLen);
                 }
                 check_str_len!(bytes);
-                charge_deep!(&value);
+                let result_bytes = charge_deep!(&value);
+                if ctx.host_work {
+                    work!(result_bytes);
+                }
                 let value = value.unshared();
                 if let Instr::Cap { d, .. } = cur.code[cur.pc] {
                     match value {

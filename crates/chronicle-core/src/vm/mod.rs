@@ -36,6 +36,7 @@ pub struct Vm<'m, H, O = NoObserver> {
     limits: Limits,
     host: H,
     observer: O,
+    host_work: bool,
     state: State,
 }
 
@@ -63,8 +64,20 @@ impl<'m, H: Host, O: Observer> Vm<'m, H, O> {
             limits,
             host,
             observer,
+            host_work: true,
             state: State::default(),
         }
+    }
+
+    /// Whether capability calls take fuel for the bytes they move (the
+    /// default, `true`): one unit per 64 bytes of the arguments, as
+    /// `alloc_bytes` counts them, before the call, and one per 64 bytes of
+    /// the result after it (see [`crate::isa`], "Fuel"). Replay turns it
+    /// off for recordings made before the rule (trace format version 2 and
+    /// earlier), so they replay as they ran.
+    pub fn charge_host_work(mut self, on: bool) -> Self {
+        self.host_work = on;
+        self
     }
 
     /// Runs the entry function to completion and returns its result
@@ -81,7 +94,8 @@ impl<'m, H: Host, O: Observer> Vm<'m, H, O> {
 
     /// Fuel the last run used, what the `instructions` limit measures: one
     /// unit an instruction plus one per 64 bytes a comparison, search or
-    /// parse goes through (see [`crate::isa`], "Fuel").
+    /// parse goes through, or a capability call moves (see [`crate::isa`],
+    /// "Fuel").
     pub fn fuel_used(&self) -> u64 {
         self.state.fuel_used
     }
