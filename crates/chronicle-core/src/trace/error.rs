@@ -2,6 +2,7 @@
 //! recording could not be written.
 
 use crate::format::DecodeError;
+use crate::limits::Limit;
 use crate::verify::VerifyError;
 use std::fmt;
 use std::io;
@@ -25,6 +26,16 @@ impl TraceError {
     /// An error of `kind` found at `offset`.
     pub fn new(kind: TraceErrorKind, offset: u64) -> Self {
         TraceError { kind, offset }
+    }
+
+    /// True when the reader refused the trace for its own caps (a recorded
+    /// limit above a cap, or decoding that needs more than the cap): the
+    /// trace may be intact; a reader with higher caps may read it.
+    pub fn is_reader_cap(&self) -> bool {
+        matches!(
+            self.kind,
+            TraceErrorKind::OverReaderCap { .. } | TraceErrorKind::ReaderAllocCap { .. }
+        )
     }
 
     /// True for the failures an interrupted write produces: the input ends
@@ -186,6 +197,27 @@ pub enum TraceErrorKind {
     /// The footer's final hash is not the end of the hash chain.
     #[error("the footer's final hash does not match the hash chain")]
     FinalHashMismatch,
+    /// The header records a limit above the reader's cap for it: the
+    /// reader refuses the trace before decoding any event.
+    #[error("the trace's recorded {limit} limit {recorded} is above this reader's cap {cap}")]
+    OverReaderCap {
+        /// The limit.
+        limit: Limit,
+        /// Its value in the header.
+        recorded: u64,
+        /// The reader's cap.
+        cap: u64,
+    },
+    /// Decoding needs more bytes than the reader's `alloc_bytes` cap: every
+    /// copy the reader makes counts, including copies of values that events or
+    /// checkpoints the caller keeps still share.
+    #[error("reading event #{event} needs more than this reader's alloc_bytes cap of {cap} bytes")]
+    ReaderAllocCap {
+        /// The event being decoded.
+        event: u64,
+        /// The cap.
+        cap: u64,
+    },
 }
 
 fn unsupported(found: u16, supported: u16, what: &str) -> String {

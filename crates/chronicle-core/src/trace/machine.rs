@@ -20,6 +20,15 @@
 //! which keep no event, check copies; a reader of events checks pushes and
 //! appends). Checkpoints share values too: each snapshot and restore adds
 //! what its values hold to the allowance (the checkpoint holds that much).
+//!
+//! **Reader's cap:** apart from that check of the recording, every byte the
+//! machine itself allocates without bytes of the trace (pushes, appends and
+//! every copy-on-write copy it actually makes, whoever shares the value) is
+//! charged against the reader's own allowance, its `alloc_bytes` cap. A caller that keeps events makes the
+//! machine copy what the run did not, and pays for it from that allowance,
+//! so it cannot push the reader past its cap. Snapshots raise it by what
+//! they share, up to the cap once in all: a reader with checkpoints
+//! allocates at most twice its cap.
 
 use super::effect::{Effect, ExecMap};
 use super::encode::{tag, trap_code, Predictor};
@@ -110,6 +119,13 @@ pub(super) struct Machine {
     alloc_left: Cell<u64>,
     /// Whether copy-on-write copies are charged: until an event is handed out.
     copies_charged: Cell<bool>,
+    /// The reader's `alloc_bytes` cap, and what it may still allocate
+    /// under it: every copy it makes is charged, whether or not the run
+    /// made it.
+    reader_cap: u64,
+    reader_left: Cell<u64>,
+    /// What snapshots may still add to `reader_left` (the cap, once).
+    raise_left: Cell<u64>,
     /// Logical events decoded so far.
     pub events: u64,
     /// Step events decoded so far.
@@ -130,6 +146,7 @@ pub(super) struct MachineState {
     steps: u64,
     last_had_record: bool,
     alloc_left: u64,
+    reader_left: u64,
 }
 
 impl MachineState {
@@ -150,8 +167,11 @@ pub(super) trait Stream: Bytes {
 }
 
 impl Machine {
-    pub fn new(module: &Module, limits: Limits) -> Self {
+    /// A machine for a run of `module` recorded under `limits`, read under
+    /// the reader's `cap` on what it allocates (`alloc_bytes`).
+    pub fn new(module: &Module, limits: Limits, cap: u64) -> Self {
         let map = ExecMap::new(module);
+        let reader_cap = cap;
         Machine {
             preds: vec![Predictor::default(); map.effects.len()],
             consts: module
@@ -170,6 +190,9 @@ impl Machine {
             limits,
             alloc_left: Cell::new(limits.alloc_bytes),
             copies_charged: Cell::new(true),
+            reader_cap,
+            reader_left: Cell::new(reader_cap),
+            raise_left: Cell::new(reader_cap),
             events: 0,
             steps: 0,
             last_had_record: false,
@@ -182,6 +205,10 @@ impl Machine {
         let shared = held_bytes(&self.regs, self.limits.alloc_bytes);
         self.alloc_left
             .set(self.alloc_left.get().saturating_add(shared));
+        let raise = held_bytes(&self.regs, self.raise_left.get());
+        self.raise_left.set(self.raise_left.get() - raise);
+        self.reader_left
+            .set(self.reader_left.get().saturating_add(raise));
         MachineState {
             preds: self.preds.clone(),
             regs: self.regs.clone(),
@@ -192,6 +219,7 @@ impl Machine {
             steps: self.steps,
             last_had_record: self.last_had_record,
             alloc_left: self.alloc_left.get(),
+            reader_left: self.reader_left.get(),
         }
     }
 
@@ -207,6 +235,9 @@ impl Machine {
         self.last_had_record = st.last_had_record;
         let shared = held_bytes(&st.regs, self.limits.alloc_bytes);
         self.alloc_left.set(st.alloc_left.saturating_add(shared));
+        // What the snapshot granted for sharing with it covers the restored
+        // state, which shares the same values again.
+        self.reader_left.set(st.reader_left);
     }
 
     /// Whether the stream has been read to its verified end.
@@ -464,13 +495,18 @@ impl Machine {
                 if (old.len() as u64).saturating_add(text.len() as u64) > limit {
                     return Err(self.bad(s, "a string beyond the recorded limit"));
                 }
-                let copy = if self.copies_charged.get() && Rc::get_mut(old).is_none() {
+                let copy = if Rc::get_mut(old).is_none() {
                     old.len() as u64
                 } else {
                     0
                 };
-                if !charge(&self.alloc_left, copy.saturating_add(text.len() as u64)) {
+                let grow = text.len() as u64;
+                let charged = if self.copies_charged.get() { copy } else { 0 };
+                if !charge(&self.alloc_left, charged.saturating_add(grow)) {
                     return Err(self.bad(s, ALLOC_BEYOND));
+                }
+                if !charge(&self.reader_left, copy.saturating_add(grow)) {
+                    return Err(self.over_cap(s));
                 }
                 Rc::make_mut(old).push_str(&text);
             }
@@ -509,9 +545,9 @@ impl Machine {
                     true
                 });
                 match ok {
-                    None => return Err(self.bad(s, ALLOC_BEYOND)),
-                    Some(false) => return Err(self.bad(s, "a push that failed")),
-                    Some(true) => {}
+                    Err(e) => return Err(self.over(s, e)),
+                    Ok(false) => return Err(self.bad(s, "a push that failed")),
+                    Ok(true) => {}
                 }
             }
             Effect::Set { a, i, v } => {
@@ -530,9 +566,9 @@ impl Machine {
                     true
                 });
                 match ok {
-                    None => return Err(self.bad(s, ALLOC_BEYOND)),
-                    Some(false) => return Err(self.bad(s, "an element write that failed")),
-                    Some(true) => {}
+                    Err(e) => return Err(self.over(s, e)),
+                    Ok(false) => return Err(self.bad(s, "an element write that failed")),
+                    Ok(true) => {}
                 }
             }
             Effect::Pop { d, a } => {
@@ -545,8 +581,8 @@ impl Machine {
                     };
                     true
                 });
-                if ok.is_none() {
-                    return Err(self.bad(s, ALLOC_BEYOND));
+                if let Err(e) = ok {
+                    return Err(self.over(s, e));
                 }
                 let x = popped.ok_or_else(|| self.bad(s, "a pop that failed"))?;
                 self.regs[b + usize::from(d)] = x;
@@ -585,21 +621,38 @@ impl Machine {
         }
     }
 
+    /// The error of a step past the reader's `alloc_bytes` cap.
+    fn over_cap<S: Stream>(&self, s: &S) -> TraceError {
+        s.error(TraceErrorKind::ReaderAllocCap {
+            event: self.events,
+            cap: self.reader_cap,
+        })
+    }
+
+    /// The error of a step whose allocations pass a budget.
+    fn over<S: Stream>(&self, s: &S, e: Over) -> TraceError {
+        match e {
+            Over::Recorded => self.bad(s, ALLOC_BEYOND),
+            Over::Cap => self.over_cap(s),
+        }
+    }
+
     /// Runs `f` on the array in register `r` of the frame at `b`, made
     /// unique first (copy-on-write) and charged as the VM charges it: the
-    /// copy, plus one element if `grows`. `Some(false)` if there is no
-    /// array or `f` fails; `None` past the recorded `alloc_bytes`.
+    /// copy, plus one element if `grows` (and the reader's cap is charged
+    /// the copy whoever shares the array). `Ok(false)` if there is no array
+    /// or `f` fails; an error past the recorded `alloc_bytes` or the cap.
     fn with_array(
         &mut self,
         b: usize,
         r: u16,
         grows: bool,
         f: impl FnOnce(&mut Array) -> bool,
-    ) -> Option<bool> {
+    ) -> Result<bool, Over> {
         let Value::Array(arr) = &mut self.regs[b + usize::from(r)] else {
-            return Some(false);
+            return Ok(false);
         };
-        let copy = if self.copies_charged.get() && Rc::get_mut(arr).is_none() {
+        let copy = if Rc::get_mut(arr).is_none() {
             alloc_cost::array_contents(arr)
         } else {
             0
@@ -609,11 +662,15 @@ impl Machine {
             Array::Bool(_) => alloc_cost::BOOL,
             Array::Ref(_) => alloc_cost::REF,
         };
-        let cost = copy.saturating_add(if grows { element } else { 0 });
-        if !charge(&self.alloc_left, cost) {
-            return None;
+        let grow = if grows { element } else { 0 };
+        let charged = if self.copies_charged.get() { copy } else { 0 };
+        if !charge(&self.alloc_left, charged.saturating_add(grow)) {
+            return Err(Over::Recorded);
         }
-        Some(f(Rc::make_mut(arr)))
+        if !charge(&self.reader_left, copy.saturating_add(grow)) {
+            return Err(Over::Cap);
+        }
+        Ok(f(Rc::make_mut(arr)))
     }
 
     fn capability<S: Stream>(
@@ -764,6 +821,15 @@ impl Machine {
 /// `idx` as an index into `len` elements.
 fn index(len: usize, idx: i64) -> Option<usize> {
     usize::try_from(idx).ok().filter(|&i| i < len)
+}
+
+/// Which allowance a step's allocations passed.
+#[derive(Debug)]
+enum Over {
+    /// The recorded `alloc_bytes` (the recording is not genuine).
+    Recorded,
+    /// The reader's cap.
+    Cap,
 }
 
 /// The error of a step whose allocations pass the recorded `alloc_bytes`.

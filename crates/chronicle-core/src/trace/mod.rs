@@ -71,9 +71,9 @@ mod writer;
 pub use error::{hex, RecordError, TraceError, TraceErrorKind};
 pub use event::{Collector, Event, EventKind, Outcome, Writes};
 pub use header::{Decision, Hash, NegotiatedEntry, TraceHeader};
-pub use reader::{verify, EventCounts, Events, Footer, FrameState, Reader, Summary};
+pub use reader::{verify, verify_capped, EventCounts, Events, Footer, FrameState, Reader, Summary};
 pub use recorder::{record, record_with, Finished, Recorder, Recording};
-pub use replay::{replay, replay_with, Divergence, ReplayError, ReplayReport};
+pub use replay::{replay, replay_capped_with, replay_with, Divergence, ReplayError, ReplayReport};
 pub use seek::Checkpoint;
 pub use writer::RecorderOptions;
 

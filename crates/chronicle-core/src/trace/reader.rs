@@ -15,6 +15,7 @@ use super::{
     CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_LEN, MAGIC, MAX_CHUNK, MAX_HEADER,
     OLDEST_TRACE_FORMAT_VERSION, TRACE_FORMAT_VERSION,
 };
+use crate::limits::{Limit, Limits};
 use crate::value::Value;
 use crate::verify::VerifiedModule;
 use crate::vm::RuntimeError;
@@ -326,6 +327,7 @@ impl<R: Read> Stream for Source<R> {
 /// ```
 pub struct Reader<R> {
     format_version: u16,
+    caps: Limits,
     header: TraceHeader,
     module: VerifiedModule,
     header_hash: Hash,
@@ -341,7 +343,30 @@ impl<R: Read> Reader<R> {
     /// Reads and checks the preamble and the header: magic number, format
     /// version, header checksum, embedded hashes, the embedded module
     /// (decoded and verified) and the code map.
-    pub fn open(mut src: R) -> Result<Self, TraceError> {
+    ///
+    /// The reader refuses no recorded limit; what it allocates is bounded
+    /// by the larger of the recorded `alloc_bytes` and the default one
+    /// ([`Limits::DEFAULT`]), copies made for events the caller keeps
+    /// included. A header with no limits thus reads without bound: open a
+    /// trace from an untrusted source with [`Reader::open_capped`].
+    pub fn open(src: R) -> Result<Self, TraceError> {
+        Self::open_with(src, Limits::UNBOUNDED, true)
+    }
+
+    /// [`Reader::open`] under the reader's own `caps`: a trace whose header
+    /// records a limit above its cap is refused
+    /// ([`TraceErrorKind::OverReaderCap`]), except the `alloc_bytes` that a
+    /// version 1 trace does not record (it is read under the cap instead),
+    /// and decoding allocates at most the `alloc_bytes` cap, copies made
+    /// for events or checkpoints the caller keeps included
+    /// ([`TraceErrorKind::ReaderAllocCap`]; twice the cap with checkpoints).
+    pub fn open_capped(src: R, caps: Limits) -> Result<Self, TraceError> {
+        Self::open_with(src, caps, false)
+    }
+
+    /// [`Reader::open_capped`]; with `default_budget`, the `alloc_bytes`
+    /// cap is the larger of the recorded and the default one instead.
+    fn open_with(mut src: R, caps: Limits, default_budget: bool) -> Result<Self, TraceError> {
         let mut pre = [0u8; 10];
         let mut got = 0;
         while got < pre.len() {
@@ -414,11 +439,31 @@ impl<R: Read> Reader<R> {
         }
         let fields = &hashed[hashed.len() - len as usize..];
         let parsed = header::decode(fields, header_at, version)?;
+        let recorded = parsed.header.limits;
+        for limit in Limit::ALL {
+            let unrecorded = version == 1 && limit == Limit::AllocBytes;
+            if recorded.get(limit) > caps.get(limit) && !unrecorded {
+                return Err(TraceError::new(
+                    TraceErrorKind::OverReaderCap {
+                        limit,
+                        recorded: recorded.get(limit),
+                        cap: caps.get(limit),
+                    },
+                    header_at,
+                ));
+            }
+        }
         s.chain = header_hash;
         s.chunk_offset = s.offset;
-        let machine = Machine::new(parsed.module.module(), parsed.header.limits);
+        let budget = if default_budget {
+            recorded.alloc_bytes.max(Limits::DEFAULT.alloc_bytes)
+        } else {
+            caps.alloc_bytes
+        };
+        let machine = Machine::new(parsed.module.module(), recorded, budget);
         Ok(Reader {
             format_version: version,
+            caps,
             header: parsed.header,
             module: parsed.module,
             header_hash,
@@ -434,6 +479,26 @@ impl<R: Read> Reader<R> {
     /// The file's trace format version (see [`super::TRACE_FORMAT_VERSION`]).
     pub fn format_version(&self) -> u16 {
         self.format_version
+    }
+
+    /// The reader's caps (see [`Reader::open_capped`]).
+    pub fn caps(&self) -> Limits {
+        self.caps
+    }
+
+    /// The limits a re-execution of this trace runs under: the recorded
+    /// ones, each at most the reader's cap (so a version 1 trace, which
+    /// records no `alloc_bytes`, replays under the cap).
+    pub fn replay_limits(&self) -> Limits {
+        let (r, c) = (self.header.limits, self.caps);
+        Limits {
+            instructions: r.instructions.min(c.instructions),
+            call_depth: r.call_depth.min(c.call_depth),
+            registers: r.registers.min(c.registers),
+            array_len: r.array_len.min(c.array_len),
+            string_bytes: r.string_bytes.min(c.string_bytes),
+            alloc_bytes: r.alloc_bytes.min(c.alloc_bytes),
+        }
     }
 
     /// The header, as recorded.
@@ -652,6 +717,13 @@ pub struct Summary {
 /// ```
 pub fn verify<R: Read>(src: R) -> Result<Summary, TraceError> {
     let mut r = Reader::open(src)?;
+    while r.next_rec()?.is_some() {}
+    Ok(r.summary())
+}
+
+/// [`verify`] under the reader's own `caps` (see [`Reader::open_capped`]).
+pub fn verify_capped<R: Read>(src: R, caps: Limits) -> Result<Summary, TraceError> {
+    let mut r = Reader::open_capped(src, caps)?;
     while r.next_rec()?.is_some() {}
     Ok(r.summary())
 }

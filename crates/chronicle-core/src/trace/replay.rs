@@ -16,6 +16,7 @@ use super::machine::Rec;
 use super::reader::{Footer, Reader};
 use super::FOOTER_LEN;
 use crate::isa::Instr;
+use crate::limits::Limits;
 use crate::value::Value;
 use crate::vm::{CapabilityError, FrameView, Host, Observer, RuntimeError, Vm};
 use std::cell::RefCell;
@@ -146,7 +147,20 @@ pub type OnCall<'f> = dyn FnMut(u16, &[Value], Result<&Value, &CapabilityError>)
 /// the same call; if the replay fails, `on_call` has seen a prefix of the
 /// calls at most.
 pub fn replay_with<R: Read + Seek>(
+    src: R,
+    on_call: &mut OnCall<'_>,
+) -> Result<ReplayReport, ReplayError> {
+    replay_capped_with(src, Limits::UNBOUNDED, on_call)
+}
+
+/// [`replay_with`] under the reader's own `caps`, as
+/// [`Reader::open_capped`] applies them: a trace that records a limit above
+/// its cap is refused before anything runs, and the run re-executes under
+/// the recorded limits each at most its cap
+/// ([`Reader::replay_limits`]), whatever the header says.
+pub fn replay_capped_with<R: Read + Seek>(
     mut src: R,
+    caps: Limits,
     on_call: &mut OnCall<'_>,
 ) -> Result<ReplayReport, ReplayError> {
     let start = src
@@ -154,17 +168,18 @@ pub fn replay_with<R: Read + Seek>(
         .map_err(|e| TraceError::new(e.into(), 0))?;
     // The fast path compares bytes only and builds no event; on any
     // problem, the trace is replayed again event by event for the report.
-    if let Some(report) = fast::replay(&mut src, on_call) {
+    if let Some(report) = fast::replay(&mut src, caps, on_call) {
         return Ok(report);
     }
     src.seek(SeekFrom::Start(start))
         .map_err(|e| TraceError::new(e.into(), start))?;
-    let reader = Reader::open(src)?;
+    let reader = Reader::open_capped(src, caps)?;
     let module = reader.module().clone();
     // The recorded limits, as they were: a run's fuel is more than its steps
     // when it compared, searched or parsed (`isa`, "Fuel"), so the steps
-    // cannot cap it. A diverging run stops at the recorded limit.
-    let limits = reader.header().limits;
+    // cannot cap it. A diverging run stops at the recorded limit (or the
+    // reader's cap, for the `alloc_bytes` a version 1 trace lacks).
+    let limits = reader.replay_limits();
     let host_work = reader.format_version() >= HOST_WORK_SINCE;
     let shared = Rc::new(RefCell::new(Shared {
         enc: Encoder::new(ExecMap::new(module.module())),
@@ -447,6 +462,7 @@ mod fast {
     use super::super::{CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_LEN, MAX_CHUNK};
     use super::{peek_footer, OnCall, ReplayReport};
     use crate::isa::Instr;
+    use crate::limits::Limits;
     use crate::module::Module;
     use crate::value::Value;
     use crate::vm::{CapabilityError, FrameView, Host, Observer, RuntimeError, Vm};
@@ -760,15 +776,16 @@ mod fast {
     /// The fast replay of the trace at the current position of `src`.
     pub(super) fn replay<R: Read + Seek>(
         src: &mut R,
+        caps: Limits,
         on_call: &mut OnCall<'_>,
     ) -> Option<ReplayReport> {
         // A trace without a footer is not intact: the event-by-event path
         // names the damage.
         peek_footer(src)?;
-        let reader = Reader::open(&mut *src).ok()?;
+        let reader = Reader::open_capped(&mut *src, caps).ok()?;
         let module = reader.module().clone();
         let chain = reader.header_hash();
-        let limits = reader.header().limits;
+        let limits = reader.replay_limits();
         let host_work = reader.format_version() >= super::HOST_WORK_SINCE;
         drop(reader);
         let state = Rc::new(RefCell::new(State {

@@ -5,6 +5,8 @@
 use super::reader::Reader;
 use super::wire::{Bytes, Slice};
 use super::{CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_LEN, MAGIC};
+use crate::limits::Limits;
+use crate::module::Module;
 use std::ops::Range;
 
 /// The frames of a trace: the header's extent and each chunk's parts.
@@ -122,4 +124,93 @@ pub fn record_spans(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
         raw += rec.len();
     }
     Some(spans)
+}
+
+/// The plugin behind [`cow_push_bomb`]: `n` iterations of pushing `0` onto
+/// an `[int]` array `x` and then `x` onto an `[[int]]` array, so that every
+/// push onto `x` copies it (the outer array shares it): the run's
+/// copy-on-write copies grow quadratically while its steps grow linearly.
+/// Returns `n`.
+pub fn cow_push_module(n: i64) -> Module {
+    use crate::isa::Instr;
+    use crate::module::{Const, Function};
+    use crate::types::Type;
+    let ints = Type::Array(Box::new(Type::Int));
+    let main = Function {
+        name: "main".into(),
+        params: 0,
+        // i, n, x, outer, zero
+        regs: vec![
+            Type::Int,
+            Type::Int,
+            ints.clone(),
+            Type::Array(Box::new(ints)),
+            Type::Int,
+        ],
+        ret: Some(Type::Int),
+        code: vec![
+            Instr::LoadConst { d: 1, k: 0 },
+            Instr::PushInt { a: 2, v: 4 },
+            Instr::PushRef { a: 3, v: 2 },
+            Instr::ForNext { i: 0, end: 1, t: 1 },
+            Instr::Ret { a: 0 },
+        ],
+        lines: vec![1, 2, 3, 4, 5],
+    };
+    Module {
+        consts: vec![Const::Int(n)],
+        funcs: vec![main],
+        ..Module::default()
+    }
+}
+
+/// A correctly hash-chained trace of [`cow_push_module`]`(n)` recorded
+/// under `limits` (`n` at least 2), written directly from the records the
+/// recorder would write, without running it (a run of a large `n` would
+/// allocate what the trace makes its readers allocate): `3n + 2` steps of
+/// tiny, highly compressible records. With `n = 100_000` and the default
+/// limits it is about 2 KB, yet a reader that does not charge copies
+/// builds 40 GB; its genuine run stops at `alloc_bytes` long before, so
+/// readers that check the recording refuse it there. With `n = 3_000_000`
+/// and [`Limits::UNBOUNDED`] it is about 40 KB and a genuine recording (a
+/// run with no limits), which only the reader's own caps can stop.
+pub fn cow_push_bomb(n: u64, limits: Limits) -> Vec<u8> {
+    use super::effect::{code_map, ExecMap};
+    use super::encode::tag;
+    use super::header::{encode, TraceHeader};
+    use super::wire::{put_varint, zigzag};
+    use super::writer::{ChunkWriter, RecorderOptions};
+    let n = n.max(2);
+    let module = cow_push_module(i64::try_from(n).unwrap_or(i64::MAX));
+    let mut header = TraceHeader::new(&module);
+    header.limits = limits;
+    header.tool_version = "chronicle testing".into();
+    header.plugin_name = "cow_push_bomb".into();
+    let fields = encode(&header, &code_map(&module, &ExecMap::new(&module)));
+    let options = RecorderOptions::default();
+    let mut w = ChunkWriter::start(Vec::new(), &fields, options).expect("a Vec never fails");
+    let mut buf = vec![tag::ENTER];
+    // `ldk`: the predictor expects 0, the residual is n.
+    let zz = zigzag(n as i64);
+    if zz < 0x80 {
+        buf.push(tag::STEP_SMALL | zz as u8);
+    } else {
+        buf.push(tag::STEP_WIDE);
+        put_varint(&mut buf, zz);
+    }
+    for k in 0..n {
+        buf.extend_from_slice(&[tag::STEP, tag::STEP]);
+        // `fornext`: 1 is 1 off the first prediction (0), then on stride.
+        buf.push(tag::STEP_SMALL | if k == 0 { 2 } else { 0 });
+        if buf.len() >= 1 << 20 {
+            w.flush_full(&mut buf).expect("a Vec never fails");
+        }
+    }
+    buf.extend_from_slice(&[tag::STEP, tag::END, 0, 1]);
+    put_varint(&mut buf, zz);
+    let steps = 3 * n + 2;
+    let (out, _) = w
+        .finish(&mut buf, steps + 3, steps)
+        .expect("a Vec never fails");
+    out
 }
