@@ -488,7 +488,21 @@ fn scope_escapes_are_refused_and_nothing_outside_is_read() {
         assert!(first.contains(" at line 11 "), "{path}: {err}");
         assert!(out.stdout.is_empty(), "{path}");
         assert!(!err.contains("CANARY-SECRET"), "{path}");
+        assert!(!err.contains("resolves to"), "{path}: {err}");
     }
+    // A refusal names only what was asked for, never where it resolves:
+    // `/proc/self/exe` must not reveal where the host binary lives.
+    let out = run_with_path(root, "read_from_env.chasm", "/proc/self/exe");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(
+            "error: capability error: fs.read@1.0: path \"/proc/self/exe\" is outside the granted scope at line 11"
+        ),
+        "{err}"
+    );
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_chronicle")).unwrap();
+    assert!(!err.contains(&*exe.to_string_lossy()), "{err}");
     // Inside the scope: plain reads, `..` that stays inside, a symlink that stays inside.
     for (path, want) in [
         ("data/app.log", "\"INFO ok\\nERROR boom\\n\""),

@@ -91,4 +91,4 @@ pub use negotiate::{
     negotiate, Binding, Entry, Negotiation, NegotiationError, Offer, Problem, ProblemKind,
 };
 pub use policy::{Decision, Policy, PolicyError, Rule, Scope};
-pub use registry::{Registry, Session};
+pub use registry::{CallReport, Registry, Session};

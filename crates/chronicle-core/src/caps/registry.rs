@@ -15,10 +15,48 @@ use crate::vm::{CapabilityError, Host, NoObserver, Observer, RuntimeError, Vm};
 
 type PlainFn<'a> = dyn FnMut(&[Value]) -> Result<Value, CapabilityError> + 'a;
 type ScopedFn<'a> = dyn FnMut(&Scope, &[Value]) -> Result<Value, CapabilityError> + 'a;
+type ReportingFn<'a> =
+    dyn FnMut(&Scope, &[Value], &mut CallReport) -> Result<Value, CapabilityError> + 'a;
 
 enum Func<'a> {
     Plain(Box<PlainFn<'a>>),
     Scoped(Box<ScopedFn<'a>>),
+    Reporting(Box<ReportingFn<'a>>),
+}
+
+/// What a capability registered with [`Registry::register_scoped_reporting`]
+/// says about a call besides its result: what it actually opened. A trace
+/// records it with the call (so an audit can check what was opened rather
+/// than how the plugin spelled it); it is kept only for a call that
+/// succeeds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallReport {
+    opened: Option<String>,
+}
+
+impl CallReport {
+    /// Reports that this call opened `path` (spelled so that it can be
+    /// matched against the policy's globs). A second report replaces the first.
+    ///
+    /// ```
+    /// # use chronicle_core::caps::CallReport;
+    /// let mut report = CallReport::default();
+    /// report.opened("data/a.txt");
+    /// assert_eq!(report.opened_path(), Some("data/a.txt"));
+    /// ```
+    pub fn opened(&mut self, path: impl Into<String>) {
+        self.opened = Some(path.into());
+    }
+
+    /// The reported path, if any.
+    ///
+    /// ```
+    /// # use chronicle_core::caps::CallReport;
+    /// assert_eq!(CallReport::default().opened_path(), None);
+    /// ```
+    pub fn opened_path(&self) -> Option<&str> {
+        self.opened.as_deref()
+    }
 }
 
 /// The capabilities a host offers: each a name, a version, a typed
@@ -134,6 +172,46 @@ impl<'a> Registry<'a> {
         self.insert(offer, Func::Scoped(Box::new(f)))
     }
 
+    /// [`Registry::register_scoped`] for a capability that also reports
+    /// what each call opened, through the [`CallReport`] it receives; a
+    /// recorded run keeps the report with the call's event.
+    ///
+    /// ```
+    /// use chronicle_core::caps::Registry;
+    /// use chronicle_core::types::{Signature, Type, Version};
+    /// use chronicle_core::vm::CapabilityError;
+    /// use chronicle_core::Value;
+    ///
+    /// let mut host = Registry::new();
+    /// host.register_scoped_reporting(
+    ///     "doc.get",
+    ///     Version::new(1, 0),
+    ///     Signature { params: vec![Type::Str], ret: Some(Type::Str) },
+    ///     |scope, args, report| {
+    ///         let path = args[0].as_str().unwrap_or_default();
+    ///         if !scope.allows(path) {
+    ///             return Err(CapabilityError::new(format!("path {path:?} is outside the granted scope")));
+    ///         }
+    ///         report.opened(path);
+    ///         Ok(Value::str(format!("contents of {path}")))
+    ///     },
+    /// );
+    /// assert!(host.offers()[0].scoped);
+    /// ```
+    pub fn register_scoped_reporting(
+        &mut self,
+        name: impl Into<String>,
+        version: Version,
+        sig: Signature,
+        f: impl FnMut(&Scope, &[Value], &mut CallReport) -> Result<Value, CapabilityError> + 'a,
+    ) -> &mut Self {
+        let offer = Offer {
+            scoped: true,
+            ..Offer::new(name, version, sig)
+        };
+        self.insert(offer, Func::Reporting(Box::new(f)))
+    }
+
     fn insert(&mut self, offer: Offer, func: Func<'a>) -> &mut Self {
         let same = self
             .offers
@@ -202,6 +280,7 @@ impl<'a> Registry<'a> {
             negotiation,
             registry: self,
             cursors,
+            opened: None,
         })
     }
 }
@@ -247,6 +326,8 @@ pub struct Session<'r, 'a, 'm> {
     registry: &'r mut Registry<'a>,
     /// Per import, the index of the next mock value.
     cursors: Vec<usize>,
+    /// What the last call reported opening, until [`Host::opened`] takes it.
+    opened: Option<String>,
 }
 
 impl<'m> Session<'_, '_, 'm> {
@@ -331,6 +412,7 @@ impl<'m> Session<'_, '_, 'm> {
 impl Host for Session<'_, '_, '_> {
     fn call(&mut self, import: u16, args: &[Value]) -> Result<Value, CapabilityError> {
         let i = usize::from(import);
+        self.opened = None;
         let Some(entry) = self.negotiation.entries().get(i) else {
             return Err(CapabilityError::new(format!(
                 "import c{import} was not negotiated"
@@ -343,6 +425,15 @@ impl Host for Session<'_, '_, '_> {
                     Some(scope) => f(scope, args),
                     None => f(&Scope::default(), args),
                 },
+                Some(Func::Reporting(f)) => {
+                    let mut report = CallReport::default();
+                    let empty = Scope::default();
+                    let result = f(scope.as_ref().unwrap_or(&empty), args, &mut report);
+                    if result.is_ok() {
+                        self.opened = report.opened;
+                    }
+                    result
+                }
                 None => Err(CapabilityError::new("the host function is gone")),
             },
             Binding::Mock { values } => {
@@ -359,5 +450,9 @@ impl Host for Session<'_, '_, '_> {
             }
             Binding::Unavailable { reason } => Err(CapabilityError::new(reason.clone())),
         }
+    }
+
+    fn opened(&mut self) -> Option<String> {
+        self.opened.take()
     }
 }

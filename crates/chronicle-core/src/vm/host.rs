@@ -13,6 +13,16 @@ pub trait Host {
     /// Performs capability import `import` with `args`; returns its result
     /// (`Value::Unit` for a unit capability) or why it failed.
     fn call(&mut self, import: u16, args: &[Value]) -> Result<Value, CapabilityError>;
+
+    /// What the last successful [`Host::call`] opened, if it says (e.g. the
+    /// path a file capability opened, relative to its granted root), taken
+    /// so that a second question gets `None`. The VM asks right after each
+    /// successful call of an observed run and hands the answer to
+    /// [`Observer::capability_opened`](super::Observer::capability_opened).
+    /// Default: nothing.
+    fn opened(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// A host that grants nothing: every call fails. Useful for modules that import no capability.
@@ -30,6 +40,10 @@ impl Host for NoHost {
 impl<H: Host + ?Sized> Host for &mut H {
     fn call(&mut self, import: u16, args: &[Value]) -> Result<Value, CapabilityError> {
         (**self).call(import, args)
+    }
+
+    fn opened(&mut self) -> Option<String> {
+        (**self).opened()
     }
 }
 

@@ -288,7 +288,8 @@ fn outer_loop<'m, H: Host, O: Observer>(
                     })
                 });
                 if O::ACTIVE {
-                    observer.capability(c, &args, outcome.as_ref());
+                    let opened = if outcome.is_ok() { host.opened() } else { None };
+                    observer.capability_opened(c, &args, outcome.as_ref(), opened.as_deref());
                 }
                 let value = match outcome {
                     Ok(v) => v,

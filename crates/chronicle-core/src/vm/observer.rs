@@ -47,6 +47,21 @@ pub trait Observer {
     ) {
     }
 
+    /// The hook the VM calls for a capability call: [`Observer::capability`]
+    /// with what a successful call reported opening ([`Host::opened`](super::Host::opened)).
+    /// By default it forwards to [`Observer::capability`], dropping `opened`;
+    /// a recorder overrides it to keep the path.
+    fn capability_opened(
+        &mut self,
+        import: u16,
+        args: &[Value],
+        outcome: Result<&Value, &CapabilityError>,
+        opened: Option<&str>,
+    ) {
+        let _ = opened;
+        self.capability(import, args, outcome);
+    }
+
     /// The run stopped with this error (not
     /// [`TrapKind::Halted`](super::TrapKind::Halted), which the observer
     /// asked for).
