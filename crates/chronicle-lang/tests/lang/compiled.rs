@@ -3,7 +3,7 @@
 //! their `// expect` lines and with the reference evaluator.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chronicle_core::module::Module;
 use chronicle_core::{verify, Limits as VmLimits};
@@ -179,35 +179,28 @@ fn generated_programs_use_few_registers() {
 
 // ---- linear in-place updates ----
 
-/// Runs `src` with `N` replaced by `n`, unbounded; returns the run and its time.
-fn timed(src: &str, n: u64) -> (Run, Duration) {
+/// Runs `src` with `N` replaced by `n`, unbounded but for `alloc_bytes`.
+fn run_sized(src: &str, n: u64, alloc_bytes: u64) -> Run {
     let module = compile_or_render("lin.chr", &src.replace('N', &n.to_string())).unwrap();
-    let mut best = Duration::MAX;
-    let mut last = None;
-    for _ in 0..3 {
-        let started = Instant::now();
-        let run = run_module(
-            module.clone(),
-            &mut ScriptHost::default(),
-            VmLimits::UNBOUNDED,
-        )
-        .unwrap();
-        best = best.min(started.elapsed());
-        last = Some(run);
-    }
-    (last.unwrap(), best)
+    let limits = VmLimits {
+        alloc_bytes,
+        ..VmLimits::UNBOUNDED
+    };
+    run_module(module, &mut ScriptHost::default(), limits).unwrap()
 }
 
-/// Asserts that `src` runs in time linear in `N`: 10x the size must take
-/// far less than the 100x a quadratic program would.
+/// Asserts that `src` allocates linearly in `N`: every new string or array,
+/// growth and copy-on-write copy is charged to `alloc_bytes`, so a program
+/// that copied its value at each of `10 * small` iterations (quadratic
+/// work) would pass a budget of 4 KiB an iteration many times over. Counted,
+/// not timed, so it cannot flake on a loaded machine.
 fn assert_linear(src: &str, small: u64) {
-    let (_, t_small) = timed(src, small);
-    let (run, t_big) = timed(src, small * 10);
-    assert!(matches!(run.outcome, Expect::Value(_)), "{run:?}");
+    let n = small * 10;
+    let run = run_sized(src, n, 4096 * n);
     assert!(
-        t_big < t_small * 40 + Duration::from_millis(20),
-        "{small} -> {t_small:?}, {} -> {t_big:?}: not linear",
-        small * 10
+        matches!(run.outcome, Expect::Value(_)),
+        "{n} iterations within {} bytes: {run:?}",
+        4096 * n
     );
 }
 
@@ -218,7 +211,7 @@ fn appending_to_a_string_in_a_loop_is_linear() {
         for i in 0..N { s = s + str(i); }
         return len(s);
     }";
-    let (run, _) = timed(src, 200_000);
+    let run = run_sized(src, 200_000, u64::MAX);
     assert_eq!(run.outcome, Expect::Value("1088890".into()));
     // Three instructions per iteration: itos, concat (in place), fornext.
     assert!(run.instructions <= 3 * 200_000 + 10, "{}", run.instructions);
@@ -640,4 +633,19 @@ fn maximal_nesting_compiles_on_a_small_stack() {
             Err(errors) => panic!("{errors:?}\n{src}"),
         }
     }
+}
+
+#[test]
+#[should_panic(expected = "iterations within")]
+fn the_linearity_check_catches_a_quadratic_program() {
+    // `t` keeps the old string alive, so each append copies all of it.
+    assert_linear(
+        "fn main() -> int {
+             let s = \"\";
+             let t = \"\";
+             for i in 0..N { t = s; s = s + str(i); }
+             return len(s) + len(t);
+         }",
+        20_000,
+    );
 }
