@@ -377,6 +377,15 @@ pub fn check_policy(text: &str) {
             rule.key(),
             rule.line()
         );
+        if rule.max_bytes().is_some() {
+            let e = policy.max_bytes_error(rule, "checked".into());
+            assert!(
+                e.line >= 1 && e.line <= lines,
+                "max_bytes of {} on line {}",
+                rule.key(),
+                e.line
+            );
+        }
         if let Some(scope) = rule.scope() {
             let _ = scope.to_string();
             for path in ["data/app.log", "/etc/passwd", "a/b/c", "", "."] {

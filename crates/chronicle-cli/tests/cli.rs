@@ -591,9 +591,9 @@ kv.put@1.0 (str, str)     1.0      grant     no store: calls fail (pass --kv-sto
     let mut with_store = args.to_vec();
     with_store.extend(["--kv-store", "state.json"]);
     let out = run_in(tmp.path(), &[], &with_store);
-    assert!(
-        text(&out.stdout).contains("kv.put@1.0 (str, str)     1.0      grant     store state.json")
-    );
+    assert!(text(&out.stdout).contains(
+        "kv.put@1.0 (str, str)     1.0      grant     store state.json, max_bytes 67108864\n"
+    ));
     assert!(!tmp.path().join("state.json").exists());
     // A plugin without imports.
     let out = run(&["caps", &example("fib.chasm")]);

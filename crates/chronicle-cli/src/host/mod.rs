@@ -54,13 +54,19 @@ pub fn builtins(config: &HostConfig) -> Registry<'static> {
     registry
 }
 
-/// The scope column of `chronicle caps`: the core's, plus where the
-/// key-value store lives for a kv grant.
+/// The scope column of `chronicle caps` (and of a trace's header): the
+/// core's, plus where the key-value store lives for a kv grant, and its
+/// `max_bytes` for kv.put.
 pub fn scope_text(entry: &Entry, config: &HostConfig) -> String {
     let granted =
         entry.decision == Decision::Grant && matches!(entry.binding, Binding::Host { .. });
     if granted && entry.import.name.starts_with("kv.") {
         return match &config.kv_store {
+            Some(path) if entry.import.name == "kv.put" => format!(
+                "store {}, max_bytes {}",
+                path.display(),
+                config.kv_max_bytes
+            ),
             Some(path) => format!("store {}", path.display()),
             None => "no store: calls fail (pass --kv-store FILE)".into(),
         };
