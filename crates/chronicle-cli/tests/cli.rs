@@ -771,23 +771,10 @@ fn capability_errors_are_runtime_errors_with_the_source_line() {
 
 #[test]
 fn the_key_value_store_persists_between_runs() {
-    let tmp = policy_dir(
-        "[capabilities.\"log.write@1\"]\ndecision = \"grant\"\n\
-         [capabilities.\"kv.get@1\"]\ndecision = \"grant\"\n\
-         [capabilities.\"kv.put@1\"]\ndecision = \"grant\"\n",
-    );
-    let plugin = caps_plugin("log_and_kv.chasm");
-    let args = [
-        "run",
-        plugin.as_str(),
-        "--policy",
-        "policy.toml",
-        "--kv-store",
-        "kv.db",
-    ];
-    let first = run_in(tmp.path(), &[], &args);
+    let tmp = policy_dir(&kv_policy(""));
+    let first = run_kv(tmp.path(), "kv.db");
     assert_eq!(text(&first.stdout), "\"\"\n", "{}", text(&first.stderr));
-    let second = run_in(tmp.path(), &[], &args);
+    let second = run_kv(tmp.path(), "kv.db");
     assert_eq!(text(&second.stdout), "\"1\"\n");
     let stored = read_store(&tmp.path().join("kv.db"));
     assert_eq!(stored, serde_json::json!({ "runs": "1" }));
@@ -798,11 +785,38 @@ fn the_key_value_store_persists_between_runs() {
     names.sort();
     assert_eq!(names, ["kv.db", "policy.toml"], "no temporary file is left");
     // Without --kv-store there is no store: a capability error, nothing written.
-    let out = run_in(tmp.path(), &[], &args[..4]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains(
-        "capability error: kv.get@1.0: no key-value store: run with --kv-store FILE at line 13"
-    ));
+    let plugin = caps_plugin("log_and_kv.chasm");
+    let out = run_in(
+        tmp.path(),
+        &[],
+        &["run", &plugin, "--policy", "policy.toml"],
+    );
+    assert_fails_with(
+        &out,
+        1,
+        "capability error: kv.get@1.0: no key-value store: run with --kv-store FILE at line 13",
+    );
+}
+
+/// Runs `log_and_kv.chasm` in `dir` under its `policy.toml`, with `store`.
+fn run_kv(dir: &Path, store: &str) -> Output {
+    let plugin = caps_plugin("log_and_kv.chasm");
+    let args = [
+        "run",
+        &plugin,
+        "--policy",
+        "policy.toml",
+        "--kv-store",
+        store,
+    ];
+    run_in(dir, &[], &args)
+}
+
+/// Asserts that `out` exited with `code` and that its stderr says `needle`.
+fn assert_fails_with(out: &Output, code: i32, needle: &str) {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert!(stderr.contains(needle), "{stderr}");
 }
 
 /// The policy of `log_and_kv.chasm` with the store granted, `extra` on kv.put.
@@ -822,16 +836,7 @@ fn a_json_store_of_an_earlier_version_is_migrated_and_kept() {
         "{\"runs\": \"5\", \"x\": \"y\"}",
     )
     .unwrap();
-    let plugin = caps_plugin("log_and_kv.chasm");
-    let args = [
-        "run",
-        &plugin,
-        "--policy",
-        "policy.toml",
-        "--kv-store",
-        "kv.json",
-    ];
-    let out = run_in(tmp.path(), &[], &args);
+    let out = run_kv(tmp.path(), "kv.json");
     assert_eq!(text(&out.stdout), "\"5\"\n", "{}", text(&out.stderr));
     assert_eq!(
         read_store(&tmp.path().join("kv.json")),
@@ -843,22 +848,11 @@ fn a_json_store_of_an_earlier_version_is_migrated_and_kept() {
     );
     // A file that is neither is refused, and left alone.
     std::fs::write(tmp.path().join("notes.txt"), "hello").unwrap();
-    let args = [
-        "run",
-        &plugin,
-        "--policy",
-        "policy.toml",
-        "--kv-store",
-        "notes.txt",
-    ];
-    let out = run_in(tmp.path(), &[], &args);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains(
-            "notes.txt is neither a key-value store nor a JSON store of an earlier version"
-        ),
-        "{}",
-        text(&out.stderr)
+    let out = run_kv(tmp.path(), "notes.txt");
+    assert_fails_with(
+        &out,
+        1,
+        "notes.txt is neither a key-value store nor a JSON store of an earlier version",
     );
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("notes.txt")).unwrap(),
@@ -870,22 +864,8 @@ fn a_json_store_of_an_earlier_version_is_migrated_and_kept() {
 fn a_store_path_that_is_a_symlink_is_refused() {
     let tmp = policy_dir(&kv_policy(""));
     std::os::unix::fs::symlink(tmp.path().join("target.db"), tmp.path().join("kv.db")).unwrap();
-    let plugin = caps_plugin("log_and_kv.chasm");
-    let args = [
-        "run",
-        &plugin,
-        "--policy",
-        "policy.toml",
-        "--kv-store",
-        "kv.db",
-    ];
-    let out = run_in(tmp.path(), &[], &args);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("kv.db is a symbolic link: refused"),
-        "{}",
-        text(&out.stderr)
-    );
+    let out = run_kv(tmp.path(), "kv.db");
+    assert_fails_with(&out, 1, "kv.db is a symbolic link: refused");
     assert!(
         !tmp.path().join("target.db").exists(),
         "the link was followed"
@@ -896,27 +876,14 @@ fn a_store_path_that_is_a_symlink_is_refused() {
 fn max_bytes_bounds_the_store_and_belongs_on_kv_put_only() {
     // "runs" + "1" is 5 bytes: over a max_bytes of 4.
     let tmp = policy_dir(&kv_policy("max_bytes = 4\n"));
-    let plugin = caps_plugin("log_and_kv.chasm");
-    let args = [
-        "run",
-        &plugin,
-        "--policy",
-        "policy.toml",
-        "--kv-store",
-        "kv.db",
-    ];
-    let out = run_in(tmp.path(), &[], &args);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains(
-            "capability error: kv.put@1.0: the store would hold 5 bytes of keys and values, \
-             over its max_bytes of 4 (set max_bytes on kv.put@1 in the policy) at line 14"
-        ),
-        "{}",
-        text(&out.stderr)
+    assert_fails_with(
+        &run_kv(tmp.path(), "kv.db"),
+        1,
+        "capability error: kv.put@1.0: the store would hold 5 bytes of keys and values, \
+         over its max_bytes of 4 (set max_bytes on kv.put@1 in the policy) at line 14",
     );
     std::fs::write(tmp.path().join("policy.toml"), kv_policy("max_bytes = 5\n")).unwrap();
-    let out = run_in(tmp.path(), &[], &args);
+    let out = run_kv(tmp.path(), "kv.db");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // On another capability it is a policy error, before anything runs.
     std::fs::write(
@@ -927,14 +894,11 @@ fn max_bytes_bounds_the_store_and_belongs_on_kv_put_only() {
         ),
     )
     .unwrap();
-    let out = run_in(tmp.path(), &[], &args);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains(
-            "invalid policy: policy.toml:5:1: capabilities.\"kv.get@1\".max_bytes: kv.get@1 stores nothing"
-        ),
-        "{}",
-        text(&out.stderr)
+    let out = run_kv(tmp.path(), "kv.db");
+    assert_fails_with(
+        &out,
+        2,
+        "invalid policy: policy.toml:5:1: capabilities.\"kv.get@1\".max_bytes: kv.get@1 stores nothing",
     );
     assert!(!text(&out.stderr).contains("[info]"), "nothing ran");
 }
