@@ -342,6 +342,14 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
 
+    /// Why `kv.get` fails on the store at `path`.
+    fn get_error(path: &Path) -> String {
+        Store::new(Some(path.to_path_buf()), DEFAULT_MAX_BYTES)
+            .get("k")
+            .unwrap_err()
+            .reason
+    }
+
     fn names(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
@@ -382,19 +390,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("kv.db");
         std::fs::write(&path, "[1, 2]").unwrap();
-        let err = Store::new(Some(path.clone()), DEFAULT_MAX_BYTES)
-            .get("k")
-            .unwrap_err()
-            .reason;
+        let err = get_error(&path);
         assert!(
             err.ends_with("is neither a key-value store nor a JSON store of an earlier version"),
             "{err}"
         );
         std::fs::write(&path, "{\"a\": 1}").unwrap();
-        let err = Store::new(Some(path.clone()), DEFAULT_MAX_BYTES)
-            .get("k")
-            .unwrap_err()
-            .reason;
+        let err = get_error(&path);
         assert!(err.contains("nor a JSON object of strings"), "{err}");
         assert_eq!(
             names(tmp.path()),
@@ -406,10 +408,7 @@ mod tests {
             let mut bytes = REDB_MAGIC.to_vec();
             bytes.resize(cut, 0xA5);
             std::fs::write(&path, &bytes).unwrap();
-            let err = Store::new(Some(path.clone()), DEFAULT_MAX_BYTES)
-                .get("k")
-                .unwrap_err()
-                .reason;
+            let err = get_error(&path);
             assert!(
                 err.contains("is not a valid key-value store"),
                 "{cut}: {err}"
