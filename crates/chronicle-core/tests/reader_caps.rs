@@ -29,6 +29,14 @@ fn assert_cap_error(e: &TraceErrorKind) -> u64 {
     }
 }
 
+/// The default limits with `alloc_bytes` lowered to `bytes`.
+fn alloc_capped(bytes: u64) -> Limits {
+    Limits {
+        alloc_bytes: bytes,
+        ..Limits::DEFAULT
+    }
+}
+
 #[test]
 fn the_forged_bomb_is_byte_for_byte_what_the_recorder_writes() {
     for n in [2, 5, 70, 300] {
@@ -98,10 +106,7 @@ fn the_event_reader_charges_every_copy_it_makes() {
 
 #[test]
 fn a_caller_that_keeps_every_event_cannot_push_the_reader_past_its_cap() {
-    let small = Limits {
-        alloc_bytes: 8 << 20,
-        ..Limits::DEFAULT
-    };
+    let small = alloc_capped(8 << 20);
     let a = cow_push_bomb(100_000, small);
     let mut reader = Reader::open_capped(&a[..], small).unwrap();
     let mut kept: Vec<Event> = Vec::new();
@@ -118,10 +123,7 @@ fn a_caller_that_keeps_every_event_cannot_push_the_reader_past_its_cap() {
 
 #[test]
 fn a_reader_taking_checkpoints_stops_within_twice_its_cap() {
-    let small = Limits {
-        alloc_bytes: 8 << 20,
-        ..Limits::DEFAULT
-    };
+    let small = alloc_capped(8 << 20);
     let a = cow_push_bomb(100_000, small);
     let mut reader = Reader::open_capped(Cursor::new(&a), small).unwrap();
     let mut checkpoints = Vec::new();
