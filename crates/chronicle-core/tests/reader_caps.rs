@@ -235,3 +235,46 @@ fn a_version_1_trace_is_read_and_replayed_under_the_alloc_bytes_cap() {
         replay_capped_with(Cursor::new(&bytes), caps, &mut |_, _, _| {}).unwrap();
     }
 }
+
+/// The committed copies of both shapes, read by the CLI's memory tests
+/// (`crates/chronicle-cli/tests/exhaustion.rs`), the viewer's Node tests
+/// and the fuzzers (as seeds): file name and the bytes it must hold.
+fn committed_bombs() -> Vec<(PathBuf, Vec<u8>)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let shapes = [
+        ("cow-push-default.ctrace", shape_a()),
+        (
+            "cow-push-unbounded.ctrace",
+            cow_push_bomb(3_000_000, Limits::UNBOUNDED),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, bytes) in shapes {
+        for dir in [
+            "crates/chronicle-core/tests/golden/hostile",
+            "fuzz/seeds/trace_reader",
+            "fuzz/seeds/audit",
+        ] {
+            out.push((root.join(dir).join(name), bytes.clone()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_committed_bombs_are_what_cow_push_bomb_writes() {
+    let bless = std::env::var_os("CHRONICLE_BLESS").is_some();
+    for (path, bytes) in committed_bombs() {
+        if bless {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let stored = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (CHRONICLE_BLESS=1 writes it)", path.display()));
+        assert!(
+            stored == bytes,
+            "{} is not what cow_push_bomb writes now: CHRONICLE_BLESS=1 rewrites it",
+            path.display()
+        );
+    }
+}
