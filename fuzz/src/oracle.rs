@@ -23,6 +23,24 @@ pub const SMALL_LIMITS: Limits = Limits {
     alloc_bytes: 1 << 20,
 };
 
+/// The caps every trace reader here runs under: a trace recording a limit
+/// above them is refused before any event, and decoding or replaying one
+/// allocates at most their `alloc_bytes` (twice that with checkpoints).
+/// The CLI's default caps ([`Limits::DEFAULT`]) but for `alloc_bytes`,
+/// 4 MiB instead of 256 MiB, so that an input which makes a reader copy up
+/// to its cap (the seeds `cow-push-*.ctrace`) costs milliseconds, not
+/// seconds, per execution. Every limit a generated [`Program`] records is
+/// within them.
+pub const READER_CAPS: Limits = Limits {
+    alloc_bytes: 4 << 20,
+    ..Limits::DEFAULT
+};
+
+/// [`trace::replay_capped_with`] under [`READER_CAPS`], ignoring the calls.
+pub fn replay_capped(bytes: &[u8]) -> Result<trace::ReplayReport, trace::ReplayError> {
+    trace::replay_capped_with(Cursor::new(bytes), READER_CAPS, &mut |_, _, _| {})
+}
+
 /// One run's observable behaviour.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Run {
@@ -166,13 +184,14 @@ pub fn check_asm(text: &str) {
     }
 }
 
-/// The audit oracle on arbitrary bytes: `verify` and `replay` never panic,
-/// a replay that passes implies a trace that verifies with the same outcome
-/// and counts, and a verified trace's embedded policy parses or is refused
-/// without panicking.
+/// The audit oracle on arbitrary bytes, read under [`READER_CAPS`]:
+/// `verify` and `replay` never panic (nor exhaust memory: the fuzzer's RSS
+/// limit is far above the caps), a replay that passes implies a trace that
+/// verifies with the same outcome and counts, and a verified trace's
+/// embedded policy parses or is refused without panicking.
 pub fn check_trace(bytes: &[u8]) {
-    let verified = trace::verify(bytes);
-    let replayed = trace::replay(Cursor::new(bytes));
+    let verified = trace::verify_capped(bytes, READER_CAPS);
+    let replayed = replay_capped(bytes);
     if let Ok(report) = &replayed {
         let summary = verified
             .as_ref()
@@ -191,7 +210,7 @@ pub fn check_trace(bytes: &[u8]) {
         );
     }
     if verified.is_ok() {
-        let reader = Reader::open(bytes).expect("a verified trace opens");
+        let reader = Reader::open_capped(bytes, READER_CAPS).expect("a verified trace opens");
         if let Some(text) = &reader.header().policy {
             if let Ok(policy) = Policy::parse("embedded.toml", text) {
                 let _ = chronicle_core::caps::negotiate(reader.module().module(), &[], &policy);
@@ -218,14 +237,14 @@ pub fn check_recording(p: &Program, options: RecorderOptions, edits: &[(u32, u8)
         "a recorded run differs from a plain one"
     );
     let bytes = rec.trace.writer;
-    let summary = trace::verify(&bytes[..])
-        .unwrap_or_else(|e| panic!("a fresh recording does not verify: {e}"));
+    let summary = trace::verify_capped(&bytes[..], READER_CAPS)
+        .unwrap_or_else(|e| panic!("a fresh recording does not verify under the caps: {e}"));
     assert_eq!(
         (summary.outcome, summary.steps),
         (rec.outcome.clone(), rec.trace.steps)
     );
-    let report = trace::replay(Cursor::new(&bytes))
-        .unwrap_or_else(|e| panic!("a fresh recording does not replay: {e}"));
+    let report = replay_capped(&bytes)
+        .unwrap_or_else(|e| panic!("a fresh recording does not replay under the caps: {e}"));
     assert_eq!(report.outcome, rec.outcome, "replay gives another outcome");
     assert_eq!(
         report.capability_calls,

@@ -236,27 +236,33 @@ fn a_version_1_trace_is_read_and_replayed_under_the_alloc_bytes_cap() {
     }
 }
 
-/// The committed copies of both shapes, read by the CLI's memory tests
-/// (`crates/chronicle-cli/tests/exhaustion.rs`), the viewer's Node tests
-/// and the fuzzers (as seeds): file name and the bytes it must hold.
+/// The committed copies of both shapes: file name and the bytes it must
+/// hold. As the issue found them, read by the CLI's memory tests
+/// (`crates/chronicle-cli/tests/exhaustion.rs`) and the viewer's tests; and
+/// as seeds of the fuzz targets that read traces, shape (a) there recorded
+/// under the fuzzers' 4 MiB `alloc_bytes` cap (`READER_CAPS` in
+/// `fuzz/src/oracle.rs`), so that it reaches the charging of copies rather
+/// than a refusal of its header.
 fn committed_bombs() -> Vec<(PathBuf, Vec<u8>)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let shapes = [
-        ("cow-push-default.ctrace", shape_a()),
+    let unbounded = cow_push_bomb(3_000_000, Limits::UNBOUNDED);
+    let mut out = vec![
         (
-            "cow-push-unbounded.ctrace",
-            cow_push_bomb(3_000_000, Limits::UNBOUNDED),
+            root.join("crates/chronicle-core/tests/golden/hostile/cow-push-default.ctrace"),
+            shape_a(),
+        ),
+        (
+            root.join("crates/chronicle-core/tests/golden/hostile/cow-push-unbounded.ctrace"),
+            unbounded.clone(),
         ),
     ];
-    let mut out = Vec::new();
-    for (name, bytes) in shapes {
-        for dir in [
-            "crates/chronicle-core/tests/golden/hostile",
-            "fuzz/seeds/trace_reader",
-            "fuzz/seeds/audit",
-        ] {
-            out.push((root.join(dir).join(name), bytes.clone()));
-        }
+    for target in ["trace_reader", "audit"] {
+        let seeds = root.join("fuzz/seeds").join(target);
+        out.push((
+            seeds.join("cow-push-4mib.ctrace"),
+            cow_push_bomb(100_000, alloc_capped(4 << 20)),
+        ));
+        out.push((seeds.join("cow-push-unbounded.ctrace"), unbounded.clone()));
     }
     out
 }
