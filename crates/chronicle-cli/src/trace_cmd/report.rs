@@ -203,6 +203,7 @@ pub fn event_json(index: u64, e: &Event, m: &Module) -> serde_json::Value {
             import,
             args,
             outcome,
+            ..
         } => {
             let imp = m.imports.get(usize::from(*import));
             o.insert("import".into(), json!(import));
