@@ -231,7 +231,11 @@ impl fmt::Display for Event {
                     Err(e) => write!(f, ") failed: {e}")?,
                 }
                 match opened {
-                    Some(p) => write!(f, " (opened {p:?})"),
+                    Some(p) => {
+                        f.write_str(" (opened ")?;
+                        crate::value::write_escaped(f, p)?;
+                        f.write_str(")")
+                    }
                     None => Ok(()),
                 }
             }
