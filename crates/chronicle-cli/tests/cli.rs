@@ -1893,7 +1893,8 @@ fn a_trace_whose_opened_path_is_outside_the_scope_or_missing_fails_audit() {
     // The forger's copy with the recorded paths passes.
     std::fs::write(&forged, forge(&bytes, None, |_, o| o)).unwrap();
     assert_eq!(audit_of(&forged, false).status.code(), Some(0));
-    let cases: [(&str, Box<dyn Fn(usize, Option<String>) -> Option<String>>, &str); 4] = [
+    type Opened = Box<dyn Fn(usize, Option<String>) -> Option<String>>;
+    let cases: [(&str, Opened, &str); 4] = [
         (
             "a link followed out of the scope",
             Box::new(|n, o| if n == 1 { Some("canary.txt".into()) } else { o }),

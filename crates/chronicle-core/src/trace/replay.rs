@@ -729,12 +729,7 @@ mod fast {
 
         /// Reads the recorded capability record, which must be a call of
         /// `import` with `args`: its outcome and what it opened.
-        #[allow(clippy::type_complexity)]
-        fn recorded_call(
-            &mut self,
-            import: u16,
-            args: &[Value],
-        ) -> Result<(Result<Value, CapabilityError>, Option<String>), TraceError> {
+        fn recorded_call(&mut self, import: u16, args: &[Value]) -> Result<Answer, TraceError> {
             let bad = || TraceError::new(TraceErrorKind::Truncated, 0);
             let f = &mut self.frames;
             f.capture = true;
@@ -782,6 +777,9 @@ mod fast {
             Ok((outcome, opened))
         }
     }
+
+    /// A recorded call's outcome and what it opened.
+    type Answer = (Result<Value, CapabilityError>, Option<String>);
 
     type Shared<'f, R> = Rc<RefCell<State<'f, R>>>;
 
