@@ -287,10 +287,12 @@ impl Host for PanicHost {
 }
 
 /// A host for generated modules: a value of the import's result type,
-/// made from a counter, or now and then an error.
+/// made from a counter, or now and then an error; every third call that
+/// succeeds reports having opened a path.
 struct GenHost {
     rets: Vec<Option<Type>>,
     n: i64,
+    opened: Option<String>,
 }
 
 impl GenHost {
@@ -298,6 +300,7 @@ impl GenHost {
         GenHost {
             rets: m.imports.iter().map(|i| i.sig.ret.clone()).collect(),
             n: 0,
+            opened: None,
         }
     }
 
@@ -328,10 +331,17 @@ impl Host for GenHost {
         if self.n % 7 == 0 {
             return Err(CapabilityError::new(format!("refused call {}", self.n)));
         }
+        if self.n % 3 == 0 {
+            self.opened = Some(format!("d/é{}", self.n));
+        }
         Ok(match self.rets.get(usize::from(import)) {
             Some(Some(t)) => self.value(t, 0),
             _ => Value::Unit,
         })
+    }
+
+    fn opened(&mut self) -> Option<String> {
+        self.opened.take()
     }
 }
 
@@ -1578,9 +1588,24 @@ proptest! {
         let summary = trace::verify(&bytes[..]).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&summary.outcome.clone().map_err(|e| e.kind), &outcome.clone().map_err(|e| e.kind));
         let live = live_events(&m, GenHost::new(&m), limits);
-        prop_assert_eq!(read_events(&bytes), live);
+        prop_assert_eq!(&read_events(&bytes), &live);
         let report = trace::replay(Cursor::new(&bytes)).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&report.outcome, &outcome);
+        // Each answered call is reported with its event and what it opened.
+        let mut answered = Vec::new();
+        trace::replay_calls(Cursor::new(&bytes), Limits::UNBOUNDED, &mut |c| {
+            answered.push((c.event, c.opened.map(str::to_string)))
+        })
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let recorded: Vec<_> = live
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                Event::Capability { opened, .. } => Some((i as u64, opened.clone())),
+                _ => None,
+            })
+            .collect();
+        prop_assert_eq!(answered, recorded);
 
         let mut t = bytes.clone();
         t[flip.index(bytes.len())] ^= mask;
