@@ -149,8 +149,8 @@ test('provenance of the audit plugin trace, as the CLI recorded it', async () =>
   assert.equal(await text(page, '#prov-limits tr[data-limit="call_depth"] td.mono'), '128');
   assert.equal(await text(page, '#prov-limits tr[data-limit="alloc_bytes"] td.mono'), '268,435,456');
   assert.equal(cli.header.limits.alloc_bytes, 268435456);
-  assert.equal(cli.format_version, 2);
-  assert.match(await field('file'), /; trace format v2, bytecode format v1$/);
+  assert.equal(cli.format_version, 3);
+  assert.match(await field('file'), /; trace format v3, bytecode format v1$/);
   const caps = await page.$$eval('#prov-caps tr[data-cap]', (rows) => rows.map((r) => [...r.cells].map((c) => c.innerText)));
   assert.deepEqual(caps.map((r) => [r[0], r[1], r[3]]), [
     ['fs.read', '1.0', 'grant'], ['clock.now', '1.0', 'mock'], ['random.int', '1.0', 'grant'], ['log.write', '1.0', 'grant'],
@@ -188,6 +188,9 @@ test('stepping with the keyboard highlights the line and shows the register diff
   for (let k = 0; k < 20 && (await selected(page)) !== call.event; k++) await page.keyboard.press('c');
   assert.equal(await selected(page), call.event);
   assert.match(await text(page, '#event-summary'), /fs\.read@1\.0\("examples\/data\/app\.conf"\)/);
+  // What the call opened (trace format version 3), in the summary and the list of calls.
+  assert.match(await text(page, '#event-summary'), /\(opened "examples\/data\/app\.conf"\)/);
+  assert.match(await text(page, '#calls'), /fs\.read@1\.0\("examples\/data\/app\.conf"\) -> .* \(opened "examples\/data\/app\.conf"\)/);
   await page.keyboard.press('j');
   assert.equal(await selected(page), call.event + 1);
   // The source line of the event is highlighted.
@@ -311,7 +314,7 @@ test('a failed run: the error is marked and the banner still says the trace is i
   await page.close();
 });
 
-test('a run stopped by alloc_bytes, a format version 1 trace, and version 3', async () => {
+test('a run stopped by alloc_bytes, a format version 1 trace, and version 4', async () => {
   const page = await newPage();
   await openFile(page, traces['alloc-limit']);
   assert.equal(await page.getAttribute('#banner', 'data-state'), 'ok');
@@ -330,15 +333,15 @@ test('a run stopped by alloc_bytes, a format version 1 trace, and version 3', as
   assert.match(await text(page, '#prov-run dd[data-field="file"]'), /; trace format v1, bytecode format v1$/);
   assert.equal(await text(page, '#prov-limits tr[data-limit="alloc_bytes"] td.mono'), 'unbounded (not in trace format v1)');
   assert.equal(await text(page, '#prov-limits tr[data-limit="instructions"] td.mono'), '5,000,000');
-  // Version 3: refused before anything is shown.
+  // Version 4: refused before anything is shown.
   const newer = fs.readFileSync(traces['audit-plugin']);
-  newer[8] = 3;
+  newer[8] = 4;
   const file = path.join(tmp, 'newer.ctrace');
   fs.writeFileSync(file, newer);
   await openFile(page, file);
   assert.equal(await page.getAttribute('#banner', 'data-category'), 'unsupported');
   assert.equal(await text(page, '#banner .banner-title'), 'Unsupported trace version');
-  assert.match(await text(page, '#banner .banner-detail'), /^unsupported trace format version 3 \(written by a newer ChronicleVM: upgrade to read it; this build reads version 2\) \(at byte 8\)\. Nothing is shown/);
+  assert.match(await text(page, '#banner .banner-detail'), /^unsupported trace format version 4 \(written by a newer ChronicleVM: upgrade to read it; this build reads version 3\) \(at byte 8\)\. Nothing is shown/);
   assert.equal(await page.isVisible('#workspace'), false);
   assert.deepEqual(page.errors, []);
   await page.close();

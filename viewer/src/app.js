@@ -511,7 +511,8 @@
         for (let r = first; r <= last; r++) {
           const c = calls[r];
           const call = `${view.importName(c.import)}(${c.args.map((a) => T.formatValue(a, 80)).join(', ')})`;
-          const text = 'ok' in c ? `${call} -> ${c.ok === null ? '()' : T.formatValue(c.ok, 120)}` : `${call} failed: ${c.err}`;
+          const opened = 'opened' in c ? ` (opened ${T.formatValue(c.opened, 120)})` : '';
+          const text = 'ok' in c ? `${call} -> ${c.ok === null ? '()' : T.formatValue(c.ok, 120)}${opened}` : `${call} failed: ${c.err}`;
           out.push({
             cls: `${c.event === app.selected ? 'selected' : ''} ${'err' in c ? 'error' : ''}`,
             cells: [{ cls: 'idx', text: `#${c.event}` }, { cls: 'text', text }],

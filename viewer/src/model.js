@@ -55,6 +55,7 @@
       const s = Math.min(Math.floor((i + 1) / d.snapEvery), d.snapshots.length - 1);
       if (m === null || i < this.cursorAt || this.cursorAt < s * d.snapEvery - 1) {
         m = new Machine(this.cm, d.header.limits, d.stream, d.stream.length, () => 0);
+        m.openedPaths = d.formatVersion >= T.OPENED_PATHS_SINCE;
         m.restore(d.snapshots[s]);
         this.cursorAt = s * d.snapEvery - 1;
         this.cursor = m;
@@ -142,7 +143,8 @@
         case T.RETURN: return `return from ${this.funcName(ev.func)} -> ${v(ev.value)}`;
         case T.CAPABILITY: {
           const call = `${this.importName(ev.import)}(${list(ev.args)})`;
-          return 'ok' in ev ? `${call} -> ${v(ev.ok)}` : `${call} failed: ${ev.err}`;
+          const opened = 'opened' in ev ? ` (opened ${formatValue(ev.opened, budget)})` : '';
+          return 'ok' in ev ? `${call} -> ${v(ev.ok)}${opened}` : `${call} failed: ${ev.err}`;
         }
         case T.TRAP: return `runtime error: ${ev.message}`;
         default: return 'returned' in ev ? `end: returned ${v(ev.returned)}` : 'end: failed';
@@ -163,8 +165,10 @@
           return s;
         }
         case T.RETURN: return `return f${ev.func} -> ${formatValue(ev.value)}`;
-        case T.CAPABILITY:
-          return `capability c${ev.import}(${list(ev.args)})${'ok' in ev ? ` -> ${formatValue(ev.ok)}` : ` failed: ${ev.err}`}`;
+        case T.CAPABILITY: {
+          const opened = 'opened' in ev ? ` (opened ${formatValue(ev.opened)})` : '';
+          return `capability c${ev.import}(${list(ev.args)})${'ok' in ev ? ` -> ${formatValue(ev.ok)}` : ` failed: ${ev.err}`}${opened}`;
+        }
         case T.TRAP: return `trap: ${ev.message}`;
         default: return 'returned' in ev ? `end: returned ${formatValue(ev.returned)}` : 'end: failed';
       }

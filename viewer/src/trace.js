@@ -49,8 +49,13 @@
 
   const MAGIC = [0x43, 0x48, 0x52, 0x54, 0x52, 0x41, 0x43, 0x45]; // "CHRTRACE"
   /// The newest trace format version read, and the oldest: version 2 added
-  /// the `alloc_bytes` limit (a sixth varint in the limits field).
-  const FORMAT_VERSION = 2;
+  /// the `alloc_bytes` limit (a sixth varint in the limits field), version 3
+  /// the CAP_OK_OPENED record.
+  const FORMAT_VERSION = 3;
+  /// The first version with CAP_OK_OPENED records (a successful call with
+  /// the path it opened), and the longest path one holds, in bytes.
+  const OPENED_PATHS_SINCE = 3;
+  const MAX_OPENED_PATH = 65536;
   const OLDEST_FORMAT_VERSION = 1;
   const MODULE_FORMAT_VERSION = 1;
   const MAX_HEADER = 2 ** 30;
@@ -776,6 +781,8 @@
       this.at = at;
       this.c = new Cursor(stream, 0, streamEnd, (pos) => this.at(Math.max(pos - 1, 0)));
       this.c.more = () => new NeedMore(this.events);
+      /// Whether CAP_OK_OPENED records may appear (set from the format version).
+      this.openedPaths = false;
       this.preds = new BigInt64Array(2 * codeMap.eff.length);
       this.frames = [];
       this.regs = [];
@@ -858,7 +865,7 @@
         if (this.phase !== P_START) throw this.bad('the run is entered twice');
         this.phase = P_RUNNING;
         this.enter(this.cm.entry, -1, 0);
-      } else if (t === 4 || t === 5) this.capability(t === 4);
+      } else if (t === 4 || t === 5 || (t === 8 && this.openedPaths)) this.capability(t);
       else if (t === 6) this.trap();
       else if (t === 7) this.end();
       else throw err.badTag('event record', t, this.at(Math.max(this.c.pos - 1, 0)));
@@ -1105,7 +1112,9 @@
       return regs.map((r) => [r, share(this.regs[b + r])]);
     }
 
-    capability(ok) {
+    /// A CAP_OK (4), CAP_ERR (5) or CAP_OK_OPENED (8) record.
+    capability(t) {
+      const ok = t !== 5;
       if (this.phase !== P_RUNNING) throw this.bad('a capability call out of place');
       const top = this.frames[this.frames.length - 1];
       const i = top === undefined ? -1 : this.cm.funcs[top.func].base + top.pc;
@@ -1134,6 +1143,14 @@
       } else {
         this.phase = P_CAP_ERR;
         detail.err = this.c.string('capability error');
+      }
+      if (t === 8) {
+        const c = this.c;
+        const n = c.bounded('opened path length', MAX_OPENED_PATH);
+        const start = c.take(n);
+        const path = decodeUtf8(c.b, start, start + n);
+        if (path === null) throw err.utf8('opened path', c.at(c.pos));
+        detail.opened = path;
       }
       this.kind = CAPABILITY;
       this.func = top.func;
@@ -1378,6 +1395,7 @@
       return chunks[lo].at;
     };
     const m = new Machine(parsed.codeMap, parsed.header.limits, data.stream, data.stream.length, at);
+    m.openedPaths = parsed.formatVersion >= OPENED_PATHS_SINCE;
     const expected = frames.footer ? Number(frames.footer.events) : 0;
     let cap = Math.max(16, Math.min(expected || 0, 2 * data.stream.length + 2));
     let kinds = new Uint8Array(cap), funcs = new Uint16Array(cap), pcs = new Uint16Array(cap), depths = new Uint16Array(cap);
@@ -1496,6 +1514,6 @@
     loadTrace, loadTraceSync, readHeader, Machine, TraceError, lineOf,
     formatValue, quote, typeName, valuesEqual, conforms, share, arrValues,
     KIND_NAMES, ENTER, STEP, RETURN, CAPABILITY, TRAP, END, EFFECTS: E,
-    FORMAT_VERSION, OLDEST_FORMAT_VERSION, LIMIT_NAMES, ALLOC_BEYOND,
+    FORMAT_VERSION, OLDEST_FORMAT_VERSION, OPENED_PATHS_SINCE, MAX_OPENED_PATH, LIMIT_NAMES, ALLOC_BEYOND,
   };
 });

@@ -54,6 +54,7 @@ function eventJson(view, ev) {
     case T.CAPABILITY:
       Object.assign(out, { import: ev.import, args: ev.args.map(valueJson) });
       if ('ok' in ev) out.ok = valueJson(ev.ok); else out.err = ev.err;
+      if ('opened' in ev) out.opened = ev.opened;
       break;
     case T.TRAP:
       Object.assign(out, { func: ev.func, pc: ev.pc, line: ev.line, message: ev.message, name: ev.name });

@@ -114,7 +114,8 @@ function build({ version, fields, chunks, events, steps }) {
 
 /// `bytes` (an intact trace) rewritten: `version` in the preamble, `limits`
 /// (a list of numbers or BigInts, in header order) as the limits field, and
-/// `stream(s)` editing the whole event stream in place (a Uint8Array).
+/// `stream(s)` editing the whole event stream in place (a Uint8Array), or
+/// returning a new one (the last chunk then takes what the length changed).
 function rewrite(bytes, { version, limits, stream } = {}) {
   const t = parse(bytes);
   if (version !== undefined) t.version = version;
@@ -129,9 +130,10 @@ function rewrite(bytes, { version, limits, stream } = {}) {
       whole.set(c, at);
       at += c.length;
     }
-    stream(whole);
+    const edited = stream(whole) || whole;
     at = 0;
-    t.chunks = t.chunks.map((c) => whole.slice(at, (at += c.length)));
+    const last = t.chunks.length - 1;
+    t.chunks = t.chunks.map((c, i) => edited.slice(at, i === last ? edited.length : (at += c.length)));
   }
   return build(t);
 }

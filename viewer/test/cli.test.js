@@ -47,6 +47,7 @@ function eventJson(view, ev) {
         index: ev.index, kind, import: ev.import, name: imp.name, version: `${imp.major}.${imp.minor}`,
         args: ev.args.map(valueJson),
         outcome: 'ok' in ev ? { ok: true, value: valueJson(ev.ok) } : { ok: false, error: ev.err },
+        opened: 'opened' in ev ? ev.opened : null,
       };
     }
     case T.TRAP: {
@@ -157,8 +158,9 @@ function record(dir, name, plugin, args) {
 const ROOT = path.resolve(__dirname, '..', '..');
 const ALLOC_BEYOND = /^malformed event #(\d+): allocations beyond the recorded alloc_bytes limit \(at byte \d+\)$/;
 
-test('format versions 1 and 2, the limits field and limit codes: the Rust reader\'s verdicts', { skip }, () => inTemp((dir) => {
+test('format versions 1 to 3, the limits field, limit codes and opened paths: the Rust reader\'s verdicts', { skip }, () => inTemp((dir) => {
   const v1 = fx.bytes('golden-audit.ctrace');
+  const v3 = fx.bytes('golden-v3-audit.ctrace');
   const fib = fx.bytes('golden-fib-depth-limit.ctrace');
   const five = limitsOf(v1);
   const limitCode = (code) => (s) => {
@@ -175,8 +177,13 @@ test('format versions 1 and 2, the limits field and limit codes: the Rust reader
     'v2, seven limits': rewrite(v1, { version: 2, limits: [...five, 1n, 2n] }),
     'v1, six limits': rewrite(v1, { limits: [...five, 1n] }),
     'v0': rewrite(v1, { version: 0 }),
-    'v3': rewrite(v1, { version: 3 }),
-    'v3, six limits': rewrite(v1, { version: 3, limits: [...five, 1n] }),
+    'v3, five limits': rewrite(v1, { version: 3 }),
+    'v3, six limits': rewrite(v1, { version: 3, limits: [...five, 268435456n] }),
+    'v3, alloc_bytes 1': rewrite(v1, { version: 3, limits: [...five, 1n] }),
+    'v3 with an opened path': v3,
+    'v3 with an opened path, as v2': rewrite(v3, { version: 2 }),
+    'v3 with an opened path, as v1': rewrite(v3, { version: 1, limits: five }),
+    'v4': rewrite(v1, { version: 4 }),
     'v65535': rewrite(v1, { version: 0xffff }),
     'v1, limit code 6': rewrite(fib, { stream: limitCode(6) }),
     'v2, limit code 6': rewrite(fib, { version: 2, limits: [...fibFive, 1000n], stream: limitCode(6) }),
@@ -193,8 +200,13 @@ test('format versions 1 and 2, the limits field and limit codes: the Rust reader
     verdicts[name] = rust[0];
   }
   // What these cases are about, as both readers see them.
-  assert.match(verdicts.v3, /^unsupported trace format version 3 \(written by a newer ChronicleVM: upgrade to read it; this build reads version 2\)/);
-  assert.match(verdicts.v0, /^unsupported trace format version 0 \(not a version this build knows; this build reads version 2\)/);
+  assert.match(verdicts.v4, /^unsupported trace format version 4 \(written by a newer ChronicleVM: upgrade to read it; this build reads version 3\)/);
+  assert.match(verdicts.v0, /^unsupported trace format version 0 \(not a version this build knows; this build reads version 3\)/);
+  assert.equal(verdicts['v3, six limits'], 'ok');
+  assert.equal(verdicts['v3 with an opened path'], 'ok');
+  // The record of a call with its opened path (tag 8) is new in version 3.
+  assert.match(verdicts['v3 with an opened path, as v2'], /^unknown event record tag 8/);
+  assert.match(verdicts['v3 with an opened path, as v1'], /^unknown event record tag 8/);
   assert.equal(verdicts['v2, six limits'], 'ok');
   assert.equal(verdicts['v1, limit code 6'], 'ok');
   assert.equal(verdicts['v2, limit code 6'], 'ok');
@@ -207,7 +219,7 @@ test('traces that stop at alloc_bytes, wherever that is: read by both, event by 
   const traces = makeTraces(bin, dir);
   const view = compare(new Uint8Array(fs.readFileSync(traces['alloc-limit'])), inspect(bin, traces['alloc-limit'], true), 'alloc-limit');
   const data = view.data;
-  assert.equal(data.formatVersion, 2);
+  assert.equal(data.formatVersion, 3);
   assert.equal(data.header.limits.alloc_bytes, 2000n);
   assert.equal(data.traps.length, 1);
   assert.equal(data.traps[0].name, 'limit exceeded');

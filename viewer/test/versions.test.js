@@ -1,7 +1,8 @@
 // Trace format versions and the `alloc_bytes` limit, without the CLI:
 // version 1 traces (the core's golden traces, copied as fixtures) are still
 // read, with `alloc_bytes` unbounded; version 2 headers hold six limits;
-// other versions are refused; a trap with limit code 6 is `limit exceeded:
+// version 3 adds the record of a call with the path it opened (tag 8),
+// refused in older versions; other versions are refused; a trap with limit code 6 is `limit exceeded:
 // alloc_bytes`; and the allocations the viewer charges against
 // `alloc_bytes` (appends and pushes; see Machine.charge in src/trace.js)
 // are counted here independently. Version 2 traces are made from the
@@ -32,8 +33,9 @@ function eventsOf(data) {
   return view.events(0, view.count).map((ev) => fx.eventJson(view, ev));
 }
 
-test('the reader knows format versions 1 and 2 and six limits', () => {
-  assert.equal(T.FORMAT_VERSION, 2);
+test('the reader knows format versions 1 to 3 and six limits', () => {
+  assert.equal(T.FORMAT_VERSION, 3);
+  assert.equal(T.OPENED_PATHS_SINCE, 3);
   assert.equal(T.OLDEST_FORMAT_VERSION, 1);
   assert.deepEqual(T.LIMIT_NAMES, ['instructions', 'call_depth', 'registers', 'array_len', 'string_bytes', 'alloc_bytes']);
 });
@@ -82,16 +84,16 @@ test('the limits field holds exactly as many limits as the version says', () => 
   assert.equal(text(rewrite(v1, { version: 2, limits: [...five, 1n, 1n] })), 'malformed header: a field has bytes left over');
 });
 
-test('format versions other than 1 and 2 are refused', () => {
+test('format versions other than 1 to 3 are refused', () => {
   const base = fx.bytes('golden-audit.ctrace');
   const cases = [
     [0, 'not a version this build knows'],
-    [3, 'written by a newer ChronicleVM: upgrade to read it'],
+    [4, 'written by a newer ChronicleVM: upgrade to read it'],
     [0x100, 'written by a newer ChronicleVM: upgrade to read it'],
     [0xffff, 'written by a newer ChronicleVM: upgrade to read it'],
   ];
   for (const [version, why] of cases) {
-    const message = `unsupported trace format version ${version} (${why}; this build reads version 2) (at byte 8)`;
+    const message = `unsupported trace format version ${version} (${why}; this build reads version 3) (at byte 8)`;
     // Sealed again (a consistent file of another version) or not: the
     // version is checked before anything else.
     const edited = base.slice();
@@ -105,6 +107,65 @@ test('format versions other than 1 and 2 are refused', () => {
       assert.equal(data.header, null);
     }
   }
+});
+
+test('format version 3: a call records what it opened; the record is refused in older versions', () => {
+  const bytes = fx.bytes('golden-v3-audit.ctrace');
+  assert.equal(bytes[8] | (bytes[9] << 8), 3);
+  const data = T.loadTraceSync(bytes);
+  assert.equal(data.error, null, data.error && data.error.message);
+  assert.equal(data.formatVersion, 3);
+  const expected = fx.json('golden-v3-audit.expected.json.gz').events;
+  const events = eventsOf(data);
+  assert.deepEqual(events, expected);
+  // The fs.read call (import 0) opened `data/app.log`; no other call says.
+  const opened = events.filter((e) => 'opened' in e);
+  assert.equal(opened.length, 1);
+  assert.equal(opened[0].import, 0);
+  assert.equal(opened[0].opened, 'data/app.log');
+  assert.ok(opened[0].text.endsWith(' (opened "data/app.log")'), opened[0].text);
+  // The loader's list of calls carries it, and the panel text shows it.
+  const call = data.calls.find((c) => 'opened' in c);
+  assert.equal(call.opened, 'data/app.log');
+  const view = new TraceView(data);
+  assert.match(view.describe(view.event(call.event)), /^fs\.read@1\.0\("app\.log"\) -> ".*" \(opened "data\/app\.log"\)$/);
+  // The same stream labelled version 2 (or 1): tag 8 is unknown there.
+  const i = events.findIndex((e) => 'opened' in e);
+  const asV1 = rewrite(bytes, { version: 1, limits: limitsOf(bytes).slice(0, 5) });
+  for (const older of [rewrite(bytes, { version: 2 }), asV1]) {
+    const d = T.loadTraceSync(older);
+    assert.match(d.error && d.error.message, /^unknown event record tag 8 \(at byte \d+\)$/);
+    assert.equal(d.error.category, 'malformed');
+    assert.equal(d.eventCount, i);
+  }
+});
+
+test('format version 3: an opened path is bounded (64 KiB) and must be UTF-8', () => {
+  const bytes = fx.bytes('golden-v3-audit.ctrace');
+  const path = new TextEncoder().encode('data/app.log');
+  // The opened path ends the fs.read record: its length byte (12), then it.
+  const at = (s) => {
+    for (let k = 0; k + path.length < s.length; k++) {
+      if (s[k] === path.length && path.every((b, j) => s[k + 1 + j] === b)) return k;
+    }
+    throw new Error('no opened path in the stream');
+  };
+  const utf8 = T.loadTraceSync(rewrite(bytes, { stream: (s) => { s[at(s) + 1] = 0xff; } }));
+  assert.match(utf8.error && utf8.error.message, /^invalid UTF-8 in opened path/);
+  // A length past the bound, in the same number of bytes: the stream is
+  // rebuilt with a three-byte length (2^20) in place of the one-byte one.
+  const long = rewrite(bytes, {
+    stream: (s) => {
+      const k = at(s);
+      const out = new Uint8Array(s.length + 2);
+      out.set(s.subarray(0, k));
+      out.set([0x80, 0x80, 0x40], k);
+      out.set(s.subarray(k + 1), k + 3);
+      return out;
+    },
+  });
+  const d = T.loadTraceSync(long);
+  assert.match(d.error && d.error.message, /^opened path length 1048576 exceeds the maximum 65536 \(at byte \d+\)$/);
 });
 
 /// The golden depth-limit trace with its trap's limit code replaced by `code`

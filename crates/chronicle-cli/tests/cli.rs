@@ -1746,30 +1746,223 @@ fn a_file_that_is_not_a_trace_exits_2() {
 /// in it, but with `policy` embedded in the header: a forged trace whose
 /// hash chain is consistent.
 fn forge_with_policy(trace: &[u8], policy: &str) -> Vec<u8> {
+    forge(trace, Some(policy), |_, recorded| recorded)
+}
+
+/// Records a run of `trace`'s module with the capability results recorded
+/// in it, with `policy` embedded instead (if given), and with what the
+/// `n`th call opened as `opened(n, recorded)` says: a forged trace whose
+/// hash chain is consistent.
+fn forge(
+    trace: &[u8],
+    policy: Option<&str>,
+    opened: impl Fn(usize, Option<String>) -> Option<String>,
+) -> Vec<u8> {
     use chronicle_core::trace::{Event, Reader, Recorder};
     use chronicle_core::vm::{CapabilityError, Host, Vm};
     use chronicle_core::Value;
-    struct Recorded(std::collections::VecDeque<Result<Value, CapabilityError>>);
+    type Call = (Result<Value, CapabilityError>, Option<String>);
+    struct Recorded(std::collections::VecDeque<Call>, Option<String>);
     impl Host for Recorded {
         fn call(&mut self, _: u16, _: &[Value]) -> Result<Value, CapabilityError> {
-            self.0.pop_front().unwrap()
+            let (outcome, opened) = self.0.pop_front().unwrap();
+            self.1 = opened;
+            outcome
+        }
+        fn opened(&mut self) -> Option<String> {
+            self.1.take()
         }
     }
     let mut reader = Reader::open(trace).unwrap();
     let mut header = reader.header().clone();
-    let outcomes = reader
+    let calls = reader
         .events()
         .filter_map(|e| match e.unwrap() {
-            Event::Capability { outcome, .. } => Some(outcome),
+            Event::Capability {
+                outcome, opened: o, ..
+            } => Some((outcome, o)),
             _ => None,
         })
+        .enumerate()
+        .map(|(n, (outcome, o))| (outcome, opened(n, o)))
         .collect();
-    header.policy = Some(policy.to_string());
+    if let Some(policy) = policy {
+        header.policy = Some(policy.to_string());
+    }
     let mut recorder = Recorder::new(Vec::new(), header.clone()).unwrap();
     let module = recorder.module().clone();
     let outcome =
-        Vm::with_observer(&module, header.limits, Recorded(outcomes), &mut recorder).run();
+        Vm::with_observer(&module, header.limits, Recorded(calls, None), &mut recorder).run();
     recorder.finish(&outcome).unwrap().writer
+}
+
+/// Reads two files (one through a link that stays inside `data/`) and
+/// lists a directory.
+const FS_PLUGIN: &str = "use fs.read@1(path: str) -> str;\n\
+    use fs.list@1(path: str) -> [str];\n\
+    fn main() -> int {\n\
+    \x20   let a = fs.read(\"data/app.log\");\n\
+    \x20   let b = fs.read(\"data/inner/nested.txt\");\n\
+    \x20   let names = fs.list(\"data/sub/\");\n\
+    \x20   return len(a) + len(b) + len(names);\n\
+    }\n";
+
+/// [`FS_PLUGIN`] traced in [`fs_sandbox`]: the sandbox and the trace's bytes.
+fn traced_fs_plugin() -> (tempfile::TempDir, Vec<u8>) {
+    let tmp = fs_sandbox();
+    std::fs::write(tmp.path().join("fs.chr"), FS_PLUGIN).unwrap();
+    let args = [
+        "trace",
+        "fs.chr",
+        "--policy",
+        "policy.toml",
+        "--out",
+        "t.ctrace",
+    ];
+    let out = run_in(tmp.path(), &[], &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "26\n");
+    let bytes = std::fs::read(tmp.path().join("t.ctrace")).unwrap();
+    (tmp, bytes)
+}
+
+#[test]
+fn audit_checks_what_fs_calls_opened_and_shows_it() {
+    let (tmp, _) = traced_fs_plugin();
+    let t = tmp.path().join("t.ctrace");
+    let audit = audit_of(&t, false);
+    let report = text(&audit.stdout);
+    assert_eq!(audit.status.code(), Some(0), "{report}");
+    // The link `data/inner` is resolved: what was opened is its target.
+    for want in [
+        "  paths         checked on what was opened: 3 successful scoped calls",
+        "fs.read@1.0(\"data/app.log\") opened \"data/app.log\"",
+        "fs.read@1.0(\"data/inner/nested.txt\") opened \"data/sub/nested.txt\"",
+        "fs.list@1.0(\"data/sub/\") opened \"data/sub\"",
+    ] {
+        assert!(report.contains(want), "missing {want:?} in\n{report}");
+    }
+    let json: serde_json::Value = serde_json::from_slice(&audit_of(&t, true).stdout).unwrap();
+    let paths = &json["paths"];
+    assert_eq!(paths["opened_recorded"], true);
+    assert_eq!(paths["scoped_calls"], 3);
+    assert_eq!(paths["opened"][1]["asked"], "data/inner/nested.txt");
+    assert_eq!(paths["opened"][1]["opened"], "data/sub/nested.txt");
+    assert_eq!(paths["opened"][1]["capability"], "fs.read@1.0");
+    assert!(paths["opened"][1]["event"].is_u64());
+    // inspect shows the same on the capability events.
+    let inspect = chronicle()
+        .arg("inspect")
+        .arg(&t)
+        .args(["--events", "0..", "--json"])
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let opened: Vec<_> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "capability")
+        .map(|e| e["opened"].clone())
+        .collect();
+    assert_eq!(
+        opened,
+        [
+            serde_json::json!("data/app.log"),
+            serde_json::json!("data/sub/nested.txt"),
+            serde_json::json!("data/sub")
+        ]
+    );
+    let inspect = chronicle()
+        .arg("inspect")
+        .arg(&t)
+        .args(["--events", "0.."])
+        .output()
+        .unwrap();
+    assert!(
+        text(&inspect.stdout).contains(") -> \"nested\" (opened \"data/sub/nested.txt\")"),
+        "{}",
+        text(&inspect.stdout)
+    );
+}
+
+#[test]
+fn a_trace_whose_opened_path_is_outside_the_scope_or_missing_fails_audit() {
+    let (tmp, bytes) = traced_fs_plugin();
+    let forged = tmp.path().join("forged.ctrace");
+    // The forger's copy with the recorded paths passes.
+    std::fs::write(&forged, forge(&bytes, None, |_, o| o)).unwrap();
+    assert_eq!(audit_of(&forged, false).status.code(), Some(0));
+    type Opened = Box<dyn Fn(usize, Option<String>) -> Option<String>>;
+    let cases: [(&str, Opened, &str); 4] = [
+        (
+            "a link followed out of the scope",
+            Box::new(|n, o| if n == 1 { Some("canary.txt".into()) } else { o }),
+            "asked for \"data/inner/nested.txt\" but opened \"canary.txt\", outside the granted paths (data/**)",
+        ),
+        (
+            "a path that climbs out",
+            Box::new(|n, o| if n == 1 { Some("data/../canary.txt".into()) } else { o }),
+            "but opened \"data/../canary.txt\", outside the granted paths",
+        ),
+        (
+            "nothing recorded for the read",
+            Box::new(|n, o| if n == 0 { None } else { o }),
+            "fs.read@1.0(\"data/app.log\") was answered but the trace does not record what it opened",
+        ),
+        (
+            "nothing recorded for the list",
+            Box::new(|n, o| if n == 2 { None } else { o }),
+            "fs.list@1.0(\"data/sub/\") was answered but the trace does not record what it opened",
+        ),
+    ];
+    let events = |b: &[u8]| -> Vec<chronicle_core::trace::Event> {
+        let mut r = chronicle_core::trace::Reader::open(b).unwrap();
+        r.events().collect::<Result<_, _>>().unwrap()
+    };
+    for (what, opened, want) in cases {
+        let b = forge(&bytes, None, opened);
+        std::fs::write(&forged, &b).unwrap();
+        let audit = audit_of(&forged, false);
+        let report = text(&audit.stdout);
+        assert_eq!(audit.status.code(), Some(3), "{what}: {report}");
+        assert!(
+            report.contains(want),
+            "{what}: missing {want:?} in\n{report}"
+        );
+        // The violation names the call's event.
+        let index = events(&b)
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(e, chronicle_core::trace::Event::Capability { .. }))
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>();
+        let json: serde_json::Value =
+            serde_json::from_slice(&audit_of(&forged, true).stdout).unwrap();
+        assert_eq!(json["violation_count"], 1, "{what}: {json}");
+        let v = json["violations"][0].as_str().unwrap();
+        assert!(
+            index.iter().any(|i| v.contains(&format!("(event #{i})"))),
+            "{what}: {v}"
+        );
+        assert_eq!(json["integrity"]["ok"], true, "{what}");
+        assert_eq!(json["replay"]["ok"], true, "{what}");
+    }
+}
+
+#[test]
+fn audit_of_an_older_trace_says_opened_paths_were_not_recorded() {
+    let golden = repo("crates/chronicle-core/tests/golden/v2/audit.ctrace");
+    let audit = audit_of(Path::new(&golden), false);
+    let report = text(&audit.stdout);
+    let note = "not recorded: a format version 2 trace does not record what was opened; \
+                scoped calls are checked on the plugin's spelling only";
+    assert_eq!(report.matches(note).count(), 1, "{report}");
+    assert!(!report.contains("paths opened"), "{report}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&audit_of(Path::new(&golden), true).stdout).unwrap();
+    assert_eq!(json["paths"]["opened_recorded"], false);
+    assert_eq!(json["paths"]["note"], note);
 }
 
 #[test]
@@ -1878,7 +2071,7 @@ fn inspect_json_has_the_documented_fields() {
     assert_eq!(h["capabilities"][0]["name"], "fs.read");
     assert_eq!(h["capabilities"][0]["decision"], "grant");
     assert_eq!(h["capabilities"][0]["requested"], "1.0");
-    assert_eq!(j["format_version"], 2);
+    assert_eq!(j["format_version"], 3);
     for kind in ["enter", "step", "return", "capability", "trap", "end"] {
         assert!(j["counts"][kind].is_u64(), "counts.{kind}");
     }
@@ -1906,6 +2099,14 @@ fn inspect_json_has_the_documented_fields() {
         cap["outcome"],
         serde_json::json!({ "ok": true, "value": 1_700_000_000i64 })
     );
+    assert_eq!(
+        cap["opened"],
+        serde_json::Value::Null,
+        "the clock opens nothing"
+    );
+    let read = events.iter().find(|e| e["name"] == "fs.read").unwrap();
+    assert_eq!(read["args"], serde_json::json!(["examples/data/app.conf"]));
+    assert_eq!(read["opened"], "examples/data/app.conf");
     // Text: one event per line, as `Event` displays it.
     let out = chronicle()
         .arg("inspect")

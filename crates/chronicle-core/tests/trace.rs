@@ -238,12 +238,14 @@ fn divide_by_zero() -> Module {
 // ---------------------------------------------------------------- hosts
 
 /// The audit plugin's host: deterministic answers, a call counter, and an
-/// alarm that turns every later call into a panic.
+/// alarm that turns every later call into a panic. A successful `fs.read`
+/// reports opening `data/` and the path asked for.
 #[derive(Clone, Default)]
 struct ScriptHost {
     calls: Rc<Cell<u32>>,
     panic_now: Rc<Cell<bool>>,
     fail_reads: bool,
+    opened: Option<String>,
 }
 
 impl Host for ScriptHost {
@@ -255,7 +257,11 @@ impl Host for ScriptHost {
         self.calls.set(self.calls.get() + 1);
         match import {
             0 if self.fail_reads => Err(CapabilityError::new("path is outside the granted scope")),
-            0 => Ok(Value::str(LOG)),
+            0 => {
+                let asked = args[0].as_str().unwrap_or_default();
+                self.opened = Some(format!("data/{asked}"));
+                Ok(Value::str(LOG))
+            }
             1 => Ok(Value::Int(1_700_000_000_000 + i64::from(self.calls.get()))),
             2 => Ok(Value::Unit),
             3 => {
@@ -264,6 +270,10 @@ impl Host for ScriptHost {
             }
             _ => Err(CapabilityError::new("no such capability")),
         }
+    }
+
+    fn opened(&mut self) -> Option<String> {
+        self.opened.take()
     }
 }
 
@@ -277,10 +287,12 @@ impl Host for PanicHost {
 }
 
 /// A host for generated modules: a value of the import's result type,
-/// made from a counter, or now and then an error.
+/// made from a counter, or now and then an error; every third call that
+/// succeeds reports having opened a path.
 struct GenHost {
     rets: Vec<Option<Type>>,
     n: i64,
+    opened: Option<String>,
 }
 
 impl GenHost {
@@ -288,6 +300,7 @@ impl GenHost {
         GenHost {
             rets: m.imports.iter().map(|i| i.sig.ret.clone()).collect(),
             n: 0,
+            opened: None,
         }
     }
 
@@ -318,10 +331,17 @@ impl Host for GenHost {
         if self.n % 7 == 0 {
             return Err(CapabilityError::new(format!("refused call {}", self.n)));
         }
+        if self.n % 3 == 0 {
+            self.opened = Some(format!("d/é{}", self.n));
+        }
         Ok(match self.rets.get(usize::from(import)) {
             Some(Some(t)) => self.value(t, 0),
             _ => Value::Unit,
         })
+    }
+
+    fn opened(&mut self) -> Option<String> {
+        self.opened.take()
     }
 }
 
@@ -828,10 +848,10 @@ fn a_changed_capability_argument_is_a_divergence_at_that_call() {
     let m = audit(true);
     let (_, bytes) = record_opts(&m, ScriptHost::default(), Limits::DEFAULT, UNCOMPRESSED);
     let spans = testing::record_spans(&bytes).expect("spans");
-    // The fs.read record: CAP_OK, import 0, 1 argument, the path "app.log".
+    // The fs.read record: CAP_OK_OPENED, import 0, 1 argument, the path "app.log".
     let span = spans
         .iter()
-        .find(|s| bytes[s.start] == 0x04 && bytes[s.start + 1] == 0)
+        .find(|s| bytes[s.start] == 0x08 && bytes[s.start + 1] == 0)
         .expect("the fs.read record")
         .clone();
     let at = span.start + 5; // tag, import, argc, value tag, length: then "app.log"
@@ -1168,13 +1188,13 @@ fn finish_refuses_an_outcome_the_run_did_not_have() {
 fn newer_versions_and_other_files_are_refused_clearly() {
     let (_, bytes) = record(&fib(3), NoHost, Limits::DEFAULT);
     let mut newer = bytes.clone();
-    newer[8] = 3;
+    newer[8] = 4;
     let e = trace::verify(&newer[..]).unwrap_err();
     assert_eq!(
         e.kind,
         TraceErrorKind::UnsupportedVersion {
-            found: 3,
-            supported: 2
+            found: 4,
+            supported: 3
         }
     );
     assert!(e.to_string().contains("newer"), "{e}");
@@ -1288,6 +1308,39 @@ fn golden_traces_keep_verifying_replaying_and_recording_the_same() {
 #[test]
 fn golden_traces_of_older_versions_still_verify_and_replay() {
     for name in ["audit.ctrace", "fib-depth-limit.ctrace"] {
+        // Version 2: no opened paths (its fs.read is a plain CAP_OK), and
+        // replayed without the fuel charge for host work it ran without.
+        let stored = std::fs::read(golden(&format!("v2/{name}"))).unwrap();
+        assert_eq!(u16::from_le_bytes([stored[8], stored[9]]), 2);
+        let summary = trace::verify(&stored[..]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let report = trace::replay(Cursor::new(&stored)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(report.final_hash, summary.final_hash, "{name}");
+        assert_eq!(report.outcome, summary.outcome, "{name}");
+        let reader = Reader::open(&stored[..]).unwrap();
+        assert_eq!(reader.format_version(), 2);
+        assert_eq!(
+            reader.header().limits.alloc_bytes,
+            Limits::DEFAULT.alloc_bytes
+        );
+        let events = read_events(&stored);
+        assert!(
+            events.iter().all(|e| !matches!(
+                e,
+                Event::Capability {
+                    opened: Some(_),
+                    ..
+                }
+            )),
+            "{name}"
+        );
+        let mut opened = Vec::new();
+        trace::replay_calls(Cursor::new(&stored), Limits::UNBOUNDED, &mut |c| {
+            opened.push(c.opened.map(str::to_string))
+        })
+        .unwrap();
+        assert_eq!(opened.len() as u64, report.capability_calls);
+        assert!(opened.iter().all(Option::is_none), "{name}");
+
         let stored = std::fs::read(golden(&format!("v1/{name}"))).unwrap();
         assert_eq!(u16::from_le_bytes([stored[8], stored[9]]), 1);
         let summary = trace::verify(&stored[..]).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -1314,6 +1367,195 @@ fn golden_traces_of_older_versions_still_verify_and_replay() {
             "{name}: {e}"
         );
     }
+}
+
+// ---------------------------------------------------------------- opened paths
+
+/// The index of the first `fs.read` (import 0) event and the event itself.
+fn first_read(events: &[Event]) -> (u64, &Event) {
+    let i = events
+        .iter()
+        .position(|e| matches!(e, Event::Capability { import: 0, .. }))
+        .expect("an fs.read call");
+    (i as u64, &events[i])
+}
+
+#[test]
+fn what_a_call_opened_is_recorded_read_and_replayed() {
+    let m = audit(true);
+    let (_, bytes) = record(&m, ScriptHost::default(), Limits::DEFAULT);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
+    let events = read_events(&bytes);
+    assert_eq!(
+        events,
+        live_events(&m, ScriptHost::default(), Limits::DEFAULT)
+    );
+    let (index, read) = first_read(&events);
+    let Event::Capability { opened, .. } = read else {
+        unreachable!()
+    };
+    assert_eq!(opened.as_deref(), Some("data/app.log"));
+    assert!(
+        read.to_string().ends_with(" (opened \"data/app.log\")"),
+        "{read}"
+    );
+    // Only what the host reported: the other calls opened nothing.
+    let with_path = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Capability {
+                    opened: Some(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(with_path, 1);
+    // Replay hands the recorded path to the replayed run (else its bytes
+    // would differ) and reports it with the call's event index.
+    let mut calls = Vec::new();
+    let report = trace::replay_calls(Cursor::new(&bytes), Limits::DEFAULT, &mut |c| {
+        calls.push((c.event, c.import, c.opened.map(str::to_string)))
+    })
+    .expect("replays");
+    assert_eq!(calls.len() as u64, report.capability_calls);
+    assert_eq!(calls[0], (index, 0, Some("data/app.log".to_string())));
+    for (event, import, _) in &calls {
+        assert!(
+            matches!(&events[*event as usize], Event::Capability { import: i, .. } if i == import),
+            "event {event}"
+        );
+    }
+    // A failed read opened nothing and records nothing.
+    let failing = ScriptHost {
+        fail_reads: true,
+        ..ScriptHost::default()
+    };
+    let (_, bytes) = record(&m, failing, Limits::DEFAULT);
+    let events = read_events(&bytes);
+    assert!(matches!(
+        first_read(&events).1,
+        Event::Capability {
+            outcome: Err(_),
+            opened: None,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn the_event_by_event_replay_reproduces_opened_paths() {
+    // A divergence after the fs.read call makes replay go event by event:
+    // it must pass the call's record (with its path) and stop later.
+    let m = audit(true);
+    let (_, bytes) = record_opts(&m, ScriptHost::default(), Limits::DEFAULT, UNCOMPRESSED);
+    let events = read_events(&bytes);
+    let (read_at, _) = first_read(&events);
+    let spans = testing::record_spans(&bytes).expect("spans");
+    // The clock's record (CAP_OK, import 1): its result's last byte.
+    let clock = spans
+        .iter()
+        .find(|s| bytes[s.start] == 0x04 && bytes[s.start + 1] == 1)
+        .expect("the clock record");
+    let mut forged = bytes.clone();
+    forged[clock.end - 1] ^= 0x04;
+    assert_ne!(forged[clock.end - 1], 0);
+    let forged = testing::reseal(&forged);
+    trace::verify(&forged[..]).expect("a resealed trace verifies");
+    match trace::replay(Cursor::new(&forged)) {
+        Err(ReplayError::Diverged(d)) => {
+            assert!(d.index > read_at, "{d}");
+            assert!(matches!(d.expected, Some(Event::Step { .. })), "{d}");
+        }
+        other => panic!("expected a divergence after the clock, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_opened_path_record_in_an_older_version_is_refused() {
+    let m = audit(true);
+    let (_, bytes) = record(&m, ScriptHost::default(), Limits::DEFAULT);
+    let mut relabelled = bytes.clone();
+    relabelled[8] = 2;
+    let relabelled = testing::reseal(&relabelled);
+    let e = trace::verify(&relabelled[..]).unwrap_err();
+    assert!(
+        matches!(e.kind, TraceErrorKind::BadTag { tag: 0x08, .. }),
+        "{e}"
+    );
+    assert!(matches!(
+        trace::replay(Cursor::new(&relabelled)),
+        Err(ReplayError::Trace(t)) if matches!(t.kind, TraceErrorKind::BadTag { tag: 0x08, .. })
+    ));
+}
+
+/// [`ScriptHost`], reporting an opened path of `len` bytes.
+#[derive(Default)]
+struct LongPathHost(ScriptHost, usize);
+
+impl Host for LongPathHost {
+    fn call(&mut self, import: u16, args: &[Value]) -> Result<Value, CapabilityError> {
+        self.0.call(import, args)
+    }
+
+    fn opened(&mut self) -> Option<String> {
+        self.0
+            .opened()
+            .map(|_| "d/".to_string() + &"x".repeat(self.1 - 2))
+    }
+}
+
+#[test]
+fn opened_paths_are_bounded_when_written_and_when_read() {
+    let m = audit(true);
+    // Past the bound (64 KiB), a path is not recorded.
+    let host = LongPathHost(ScriptHost::default(), (1 << 16) + 1);
+    let (_, bytes) = record(&m, host, Limits::DEFAULT);
+    let events = read_events(&bytes);
+    assert!(matches!(
+        first_read(&events).1,
+        Event::Capability { opened: None, .. }
+    ));
+    let host = LongPathHost(ScriptHost::default(), (1 << 16) + 1);
+    assert_eq!(events, live_events(&m, host, Limits::DEFAULT));
+    // At 20,000 bytes it is (a 3-byte length); a forged length past the
+    // bound is refused before any byte of it is read.
+    let len = 20_000;
+    let host = LongPathHost(ScriptHost::default(), len);
+    let (_, bytes) = record_opts(&m, host, Limits::DEFAULT, UNCOMPRESSED);
+    let events = read_events(&bytes);
+    let Event::Capability {
+        opened: Some(p), ..
+    } = first_read(&events).1
+    else {
+        panic!("no opened path")
+    };
+    assert_eq!(p.len(), len);
+    let span = testing::record_spans(&bytes)
+        .expect("spans")
+        .into_iter()
+        .find(|s| bytes[s.start] == 0x08)
+        .expect("the fs.read record");
+    let at = span.end - len - 3;
+    assert_eq!(&bytes[at..at + 3], &[0xA0, 0x9C, 0x01]); // 20,000
+    let mut forged = bytes.clone();
+    forged[at..at + 3].copy_from_slice(&[0x80, 0x80, 0x40]); // 2^20
+    let forged = testing::reseal(&forged);
+    let e = trace::verify(&forged[..]).unwrap_err();
+    assert!(
+        matches!(
+            e.kind,
+            TraceErrorKind::TooLarge {
+                what: "opened path length",
+                value: 1_048_576,
+                max: 65_536
+            }
+        ),
+        "{e}"
+    );
+    assert!(trace::replay(Cursor::new(&forged)).is_err());
 }
 
 // ---------------------------------------------------------------- properties
@@ -1346,9 +1588,24 @@ proptest! {
         let summary = trace::verify(&bytes[..]).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&summary.outcome.clone().map_err(|e| e.kind), &outcome.clone().map_err(|e| e.kind));
         let live = live_events(&m, GenHost::new(&m), limits);
-        prop_assert_eq!(read_events(&bytes), live);
+        prop_assert_eq!(&read_events(&bytes), &live);
         let report = trace::replay(Cursor::new(&bytes)).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&report.outcome, &outcome);
+        // Each answered call is reported with its event and what it opened.
+        let mut answered = Vec::new();
+        trace::replay_calls(Cursor::new(&bytes), Limits::UNBOUNDED, &mut |c| {
+            answered.push((c.event, c.opened.map(str::to_string)))
+        })
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let recorded: Vec<_> = live
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                Event::Capability { opened, .. } => Some((i as u64, opened.clone())),
+                _ => None,
+            })
+            .collect();
+        prop_assert_eq!(answered, recorded);
 
         let mut t = bytes.clone();
         t[flip.index(bytes.len())] ^= mask;
@@ -1510,4 +1767,16 @@ fn capability_calls_take_fuel_for_the_bytes_they_move_and_replay_alike() {
         let report = trace::replay(Cursor::new(&bytes)).expect("replays");
         assert_eq!(report.outcome, outcome);
     }
+    // The charge is part of the replay contract from format version 3 on:
+    // the same records labelled version 2 replay uncharged, as version 2
+    // runs ran, so the run stopped for fuel goes on and diverges.
+    let (_, bytes) = record(&m, BlobHost::default(), short);
+    let mut v2 = bytes.clone();
+    v2[8] = 2;
+    let v2 = testing::reseal(&v2);
+    trace::verify(&v2[..]).expect("a version 2 trace");
+    assert!(matches!(
+        trace::replay(Cursor::new(&v2)),
+        Err(ReplayError::Diverged(_))
+    ));
 }

@@ -105,6 +105,7 @@ pub fn event(m: &Module, e: &Event) -> String {
             import,
             args,
             outcome,
+            ..
         } => match outcome {
             Ok(v) => format!(
                 "capability {} -> {}",

@@ -457,6 +457,7 @@ impl<R: Read + Seek> Session<R> {
                 import,
                 args,
                 outcome,
+                ..
             } = &p.event
             {
                 let call = render::capability(&self.module, *import, args);

@@ -12,8 +12,14 @@
 //! - a mocked import's results must be the policy's `returns` values in
 //!   order, the last one repeating;
 //! - a granted path-scoped import (`fs.read`, `fs.list`) must not have
-//!   returned anything for a path outside its `paths` globs (the path as
-//!   recorded, normalised lexically; matched with the core's globs).
+//!   returned anything for a path outside its `paths` globs. From trace
+//!   format version 3 on, the path checked is the one the host recorded
+//!   opening (relative to the granted root, after every link was
+//!   resolved): a successful scoped call without one, or with one that is
+//!   not a plain path inside the globs, is a violation. Older traces do not
+//!   record it, and the report says so: their check is on the plugin's
+//!   spelling (normalised lexically), which cannot see a link swapped in
+//!   during the run. Both are matched with the core's globs.
 //!
 //! Before that, the header itself is checked: the embedded hashes (by the
 //! reader), the policy parses, the plugin's source compiles to the embedded
@@ -28,9 +34,11 @@ use crate::commands::{error_json, print_line};
 use crate::failure::Failure;
 use crate::host::{self, HostConfig};
 use chronicle_core::caps::{self, Binding, Negotiation, Policy};
-use chronicle_core::trace::{hex, Reader, ReplayError, ReplayReport, TraceHeader};
-use chronicle_core::vm::{CapabilityError, RuntimeError};
-use chronicle_core::{format, Module, Value};
+use chronicle_core::trace::{
+    self, hex, AnsweredCall, Reader, ReplayError, TraceHeader, OPENED_PATHS_SINCE,
+};
+use chronicle_core::vm::RuntimeError;
+use chronicle_core::{format, Limits, Module, Value};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::io::BufReader;
@@ -56,12 +64,11 @@ pub fn audit(args: &AuditArgs) -> Result<(), Failure> {
         let header = reader.header().clone();
         let header_hash = reader.header_hash();
         let module = reader.module().module().clone();
+        report.format_version = reader.format_version();
         drop(reader);
         let mut checker = Checker::new(&header, &module, &mut report);
-        let replayed =
-            ReplayReport::replay_with(BufReader::new(open_file(path)?), &mut |i, a, o| {
-                checker.call(i, a, o)
-            });
+        let src = BufReader::new(open_file(path)?);
+        let replayed = trace::replay_calls(src, Limits::UNBOUNDED, &mut |c| checker.call(c));
         checker.finish();
         match replayed {
             Ok(r) => {
@@ -111,6 +118,23 @@ struct Report {
     usage: Vec<Usage>,
     violations: Vec<String>,
     violation_count: u64,
+    /// The trace's format version: from [`OPENED_PATHS_SINCE`] on, scoped
+    /// calls are checked on the paths they recorded opening.
+    format_version: u16,
+    /// Successful scoped calls checked, and (at most [`MAX_LISTED`]) what
+    /// each asked for and opened.
+    scoped_calls: u64,
+    opened: Vec<Opened>,
+}
+
+/// What one successful scoped call asked for and what it recorded opening
+/// (each cut to 80 bytes).
+#[derive(Clone, Debug)]
+struct Opened {
+    event: u64,
+    key: String,
+    asked: String,
+    opened: Option<String>,
 }
 
 /// One import's calls.
@@ -192,6 +216,7 @@ impl Report {
             format!("FAIL: {} violation(s)", self.violation_count)
         };
         let _ = writeln!(o, "  {:<13} {policy}", "policy");
+        let _ = writeln!(o, "  {:<13} {}", "paths", self.paths_note());
         let _ = writeln!(o, "outcome");
         match &self.outcome {
             Some(Ok(v)) => {
@@ -218,6 +243,27 @@ impl Report {
                 u.ok,
                 u.failed
             );
+        }
+        if self.opened_recorded() && !self.opened.is_empty() {
+            let _ = writeln!(o, "paths opened");
+            for c in &self.opened {
+                let opened = c
+                    .opened
+                    .as_ref()
+                    .map_or("nothing recorded".into(), |p| format!("{p:?}"));
+                let _ = writeln!(
+                    o,
+                    "  event #{:<6} {}({:?}) opened {opened}",
+                    c.event, c.key, c.asked
+                );
+            }
+            if self.scoped_calls > self.opened.len() as u64 {
+                let _ = writeln!(
+                    o,
+                    "  ... and {} more",
+                    self.scoped_calls - self.opened.len() as u64
+                );
+            }
         }
         let _ = writeln!(o, "violations");
         if self.violations.is_empty() {
@@ -265,9 +311,42 @@ impl Report {
                 "ok": u.ok,
                 "failed": u.failed,
             })).collect::<Vec<_>>(),
+            "paths": {
+                "opened_recorded": self.opened_recorded(),
+                "scoped_calls": self.scoped_calls,
+                "note": self.paths_note(),
+                "opened": self.opened.iter().map(|c| json!({
+                    "event": c.event,
+                    "capability": c.key,
+                    "asked": c.asked,
+                    "opened": c.opened,
+                })).collect::<Vec<_>>(),
+            },
             "violations": self.violations,
             "violation_count": self.violation_count,
         })
+    }
+
+    /// Whether the trace records what each call opened.
+    fn opened_recorded(&self) -> bool {
+        self.format_version >= OPENED_PATHS_SINCE
+    }
+
+    /// What the check of scoped paths was made on, in one line.
+    fn paths_note(&self) -> String {
+        if self.opened_recorded() {
+            let n = self.scoped_calls;
+            format!(
+                "checked on what was opened: {n} successful scoped call{} with the path {} recorded opening",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "it" } else { "each" }
+            )
+        } else {
+            format!(
+                "not recorded: a format version {} trace does not record what was opened; scoped calls are checked on the plugin's spelling only",
+                self.format_version
+            )
+        }
     }
 }
 
@@ -343,7 +422,8 @@ impl<'r> Checker<'r> {
     }
 
     /// One recorded call, as the replay answers it.
-    fn call(&mut self, import: u16, args: &[Value], outcome: Result<&Value, &CapabilityError>) {
+    fn call(&mut self, c: &AnsweredCall<'_>) {
+        let (import, args, outcome) = (c.import, c.args, c.outcome);
         let n = self.calls;
         self.calls += 1;
         let i = usize::from(import);
@@ -355,20 +435,10 @@ impl<'r> Checker<'r> {
             Err(_) => u.failed += 1,
         }
         let key = u.key.clone();
-        let shown = |v: &Value| {
-            let s = v.to_string();
-            if s.len() > 80 {
-                let mut end = 77;
-                while !s.is_char_boundary(end) {
-                    end -= 1;
-                }
-                format!("{}...", &s[..end])
-            } else {
-                s
-            }
-        };
+        let shown = |v: &Value| clip(&v.to_string());
         let call = format!(
-            "capability call #{n} {key}({})",
+            "capability call #{n} (event #{}) {key}({})",
+            c.event,
             args.iter().map(shown).collect::<Vec<_>>().join(", ")
         );
         let binding = self
@@ -407,15 +477,55 @@ impl<'r> Checker<'r> {
                 Ok(_),
             ) => {
                 let path = args.first().and_then(Value::as_str).unwrap_or_default();
-                let inside = normalize(path).is_some_and(|p| scope.allows(&p));
-                if !inside {
-                    self.report.violation(format!(
-                        "{call} was answered but {path:?} is outside the granted paths ({scope})"
-                    ));
+                if !self.report.opened_recorded() {
+                    let inside = normalize(path).is_some_and(|p| scope.allows(&p));
+                    if !inside {
+                        self.report.violation(format!(
+                            "{call} was answered but {path:?} is outside the granted paths ({scope})"
+                        ));
+                    }
+                    return;
+                }
+                self.report.scoped_calls += 1;
+                if self.report.opened.len() < MAX_LISTED {
+                    self.report.opened.push(Opened {
+                        event: c.event,
+                        key: key.clone(),
+                        asked: clip(path),
+                        opened: c.opened.map(clip),
+                    });
+                }
+                match c.opened {
+                    None => self.report.violation(format!(
+                        "{call} was answered but the trace does not record what it opened"
+                    )),
+                    // Only a plain path counts: `..` or `.` could match a
+                    // glob's `*` while naming something outside it.
+                    Some(opened) if normalize(opened).as_deref() != Some(opened) || !scope.allows(opened) => {
+                        self.report.violation(format!(
+                            "{call} asked for {} but opened {}, outside the granted paths ({scope})",
+                            shown(&Value::str(path)),
+                            shown(&Value::str(opened))
+                        ))
+                    }
+                    Some(_) => {}
                 }
             }
             (Some(_), _) => {}
         }
+    }
+}
+
+/// `s`, cut to at most 80 bytes (77 and `...`) for a report line.
+fn clip(s: &str) -> String {
+    if s.len() > 80 {
+        let mut end = 77;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}...", &s[..end])
+    } else {
+        s.to_string()
     }
 }
 

@@ -203,6 +203,7 @@ pub fn event_json(index: u64, e: &Event, m: &Module) -> serde_json::Value {
             import,
             args,
             outcome,
+            opened,
         } => {
             let imp = m.imports.get(usize::from(*import));
             o.insert("import".into(), json!(import));
@@ -216,6 +217,7 @@ pub fn event_json(index: u64, e: &Event, m: &Module) -> serde_json::Value {
                     Err(err) => json!({ "ok": false, "error": err.reason }),
                 },
             );
+            o.insert("opened".into(), json!(opened));
         }
         Event::Trap { error } => {
             o.insert("error".into(), error_json(error));

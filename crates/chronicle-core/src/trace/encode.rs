@@ -30,9 +30,15 @@ pub(super) mod tag {
     pub const TRAP: u8 = 0x06;
     /// The end of the run.
     pub const END: u8 = 0x07;
+    /// A capability call that returned a value, with the path it opened
+    /// (format version 3 on).
+    pub const CAP_OK_OPENED: u8 = 0x08;
     /// Tags from here on are steps with the zigzagged residual in the low 7 bits.
     pub const STEP_SMALL: u8 = 0x80;
 }
+
+/// The longest opened path a record holds, in bytes (readers refuse longer).
+pub(super) const MAX_OPENED_PATH: u64 = 1 << 16;
 
 /// Trap kind codes in `TRAP` records.
 pub(super) mod trap_code {
@@ -260,17 +266,23 @@ impl Encoder {
         }
     }
 
-    /// The `capability` hook.
+    /// The `capability` and `capability_opened` hooks: a successful call that reported what
+    /// it opened is a `CAP_OK_OPENED` record, unless the path is longer
+    /// than [`MAX_OPENED_PATH`] (no real path is; it is then left out, and
+    /// an audit fails the call for lack of it).
     pub fn capability(
         &mut self,
         import: u16,
         args: &[Value],
         outcome: Result<&Value, &CapabilityError>,
+        opened: Option<&str>,
     ) {
         self.events += 1;
-        self.buf.push(match outcome {
-            Ok(_) => tag::CAP_OK,
-            Err(_) => tag::CAP_ERR,
+        let opened = opened.filter(|p| p.len() as u64 <= MAX_OPENED_PATH && outcome.is_ok());
+        self.buf.push(match (outcome, opened) {
+            (Ok(_), Some(_)) => tag::CAP_OK_OPENED,
+            (Ok(_), None) => tag::CAP_OK,
+            (Err(_), _) => tag::CAP_ERR,
         });
         put_varint(&mut self.buf, import.into());
         put_varint(&mut self.buf, args.len() as u64);
@@ -280,6 +292,9 @@ impl Encoder {
         match outcome {
             Ok(v) => put_value(&mut self.buf, v),
             Err(e) => put_bytes(&mut self.buf, e.reason.as_bytes()),
+        }
+        if let Some(p) = opened {
+            put_bytes(&mut self.buf, p.as_bytes());
         }
     }
 

@@ -2,6 +2,7 @@
 //! hook, as the reader decodes it and as [`Collector`] sees it live.
 
 use super::effect::{Effect, ExecMap};
+use super::encode::MAX_OPENED_PATH;
 use crate::isa::Instr;
 use crate::module::Module;
 use crate::value::Value;
@@ -54,6 +55,11 @@ pub enum Event {
         args: Vec<Value>,
         /// The result, or why the call failed.
         outcome: Result<Value, CapabilityError>,
+        /// What a successful call reported opening: for `fs.read` and
+        /// `fs.list`, the path relative to the granted root, spelled after
+        /// the policy glob that allowed it. `None` when the host reported
+        /// nothing, and always in traces before format version 3.
+        opened: Option<String>,
     },
     /// A runtime error stopped the run.
     Trap {
@@ -216,12 +222,21 @@ impl fmt::Display for Event {
                 import,
                 args,
                 outcome,
+                opened,
             } => {
                 write!(f, "capability c{import}(")?;
                 list(f, args)?;
                 match outcome {
-                    Ok(v) => write!(f, ") -> {v}"),
-                    Err(e) => write!(f, ") failed: {e}"),
+                    Ok(v) => write!(f, ") -> {v}")?,
+                    Err(e) => write!(f, ") failed: {e}")?,
+                }
+                match opened {
+                    Some(p) => {
+                        f.write_str(" (opened ")?;
+                        crate::value::write_escaped(f, p)?;
+                        f.write_str(")")
+                    }
+                    None => Ok(()),
                 }
             }
             Event::Trap { error } => write!(f, "trap: {error}"),
@@ -369,10 +384,23 @@ impl Observer for Collector {
         args: &[Value],
         outcome: Result<&Value, &CapabilityError>,
     ) {
+        self.capability_opened(import, args, outcome, None);
+    }
+
+    fn capability_opened(
+        &mut self,
+        import: u16,
+        args: &[Value],
+        outcome: Result<&Value, &CapabilityError>,
+        opened: Option<&str>,
+    ) {
         self.events.push(Event::Capability {
             import,
             args: args.iter().map(|v| v.clone().unshared()).collect(),
             outcome: outcome.map(|v| v.clone().unshared()).map_err(Clone::clone),
+            opened: opened
+                .filter(|p| outcome.is_ok() && p.len() as u64 <= MAX_OPENED_PATH)
+                .map(str::to_string),
         });
     }
 
@@ -400,6 +428,15 @@ impl Observer for &mut Collector {
         outcome: Result<&Value, &CapabilityError>,
     ) {
         (**self).capability(import, args, outcome)
+    }
+    fn capability_opened(
+        &mut self,
+        import: u16,
+        args: &[Value],
+        outcome: Result<&Value, &CapabilityError>,
+        opened: Option<&str>,
+    ) {
+        (**self).capability_opened(import, args, outcome, opened)
     }
     fn trap(&mut self, error: &RuntimeError) {
         (**self).trap(error)

@@ -31,7 +31,7 @@
 //! allocates at most twice its cap.
 
 use super::effect::{Effect, ExecMap};
-use super::encode::{tag, trap_code, Predictor};
+use super::encode::{tag, trap_code, Predictor, MAX_OPENED_PATH};
 use super::error::{TraceError, TraceErrorKind};
 use super::event::{line, Event, EventKind, Outcome, Writes};
 use super::wire::{conforms, unzigzag, Bytes};
@@ -60,6 +60,7 @@ pub(super) struct CapRec {
     pub import: u16,
     pub args: Vec<Value>,
     pub outcome: Result<Value, CapabilityError>,
+    pub opened: Option<String>,
 }
 
 impl Rec {
@@ -132,6 +133,8 @@ pub(super) struct Machine {
     pub steps: u64,
     /// Whether the last event came from a record (false if it was implied).
     pub last_had_record: bool,
+    /// Whether `CAP_OK_OPENED` records may appear (format version 3 on).
+    pub opened_paths: bool,
 }
 
 /// The mutable part of a [`Machine`], as [`Machine::snapshot`] copies it.
@@ -196,6 +199,7 @@ impl Machine {
             events: 0,
             steps: 0,
             last_had_record: false,
+            opened_paths: true,
         }
     }
 
@@ -284,7 +288,8 @@ impl Machine {
                 self.phase = Phase::Running;
                 self.enter(s, m, m.entry, None)?
             }
-            tag::CAP_OK | tag::CAP_ERR => self.capability(s, m, t == tag::CAP_OK)?,
+            tag::CAP_OK | tag::CAP_ERR => self.capability(s, m, t)?,
+            tag::CAP_OK_OPENED if self.opened_paths => self.capability(s, m, t)?,
             tag::TRAP => self.trap(s, m)?,
             tag::END => self.end(s)?,
             tag::STEP | tag::STEP_TAKEN | tag::STEP_WIDE | tag::STEP_SMALL..=0xff => {
@@ -334,6 +339,7 @@ impl Machine {
                 import: c.import,
                 args: c.args,
                 outcome: c.outcome,
+                opened: c.opened,
             },
             Rec::Trap(error) => Event::Trap { error: *error },
             Rec::End(outcome) => Event::End { outcome },
@@ -673,12 +679,8 @@ impl Machine {
         Ok(f(Rc::make_mut(arr)))
     }
 
-    fn capability<S: Stream>(
-        &mut self,
-        s: &mut S,
-        m: &Module,
-        ok: bool,
-    ) -> Result<Rec, TraceError> {
+    fn capability<S: Stream>(&mut self, s: &mut S, m: &Module, t: u8) -> Result<Rec, TraceError> {
+        let ok = t != tag::CAP_ERR;
         if !matches!(self.phase, Phase::Running) {
             return Err(self.bad(s, "a capability call out of place"));
         }
@@ -715,10 +717,16 @@ impl Machine {
             self.phase = Phase::AfterCapErr;
             Err(CapabilityError::new(s.string("capability error")?))
         };
+        let opened = if t == tag::CAP_OK_OPENED {
+            Some(opened_path(s)?)
+        } else {
+            None
+        };
         Ok(Rec::Capability(Box::new(CapRec {
             import,
             args,
             outcome,
+            opened,
         })))
     }
 
@@ -858,4 +866,17 @@ fn held_bytes(regs: &[Value], cap: u64) -> u64 {
         }
     }
     cap - left
+}
+
+/// The opened path of a `CAP_OK_OPENED` record: a string of at most
+/// [`MAX_OPENED_PATH`] bytes.
+pub(super) fn opened_path<S: Bytes + ?Sized>(s: &mut S) -> Result<String, TraceError> {
+    let n = s.bounded("opened path length", MAX_OPENED_PATH)?;
+    let mut buf = Vec::new();
+    s.take_into(n, &mut buf)?;
+    String::from_utf8(buf).map_err(|_| {
+        s.error(TraceErrorKind::InvalidUtf8 {
+            what: "opened path",
+        })
+    })
 }

@@ -73,7 +73,10 @@ pub use event::{Collector, Event, EventKind, Outcome, Writes};
 pub use header::{Decision, Hash, NegotiatedEntry, TraceHeader};
 pub use reader::{verify, verify_capped, EventCounts, Events, Footer, FrameState, Reader, Summary};
 pub use recorder::{record, record_with, Finished, Recorder, Recording};
-pub use replay::{replay, replay_capped_with, replay_with, Divergence, ReplayError, ReplayReport};
+pub use replay::{
+    replay, replay_calls, replay_capped_with, replay_with, AnsweredCall, Divergence, OnAnswered,
+    OnCall, ReplayError, ReplayReport,
+};
 pub use seek::Checkpoint;
 pub use writer::RecorderOptions;
 
@@ -83,8 +86,14 @@ pub const MAGIC: [u8; 8] = *b"CHRTRACE";
 /// The trace format version this build writes, and the newest it reads.
 ///
 /// Version 2 added the `alloc_bytes` limit to the header's limits field;
-/// a version 1 trace has none (its run was not bounded by it).
-pub const TRACE_FORMAT_VERSION: u16 = 2;
+/// a version 1 trace has none (its run was not bounded by it). Version 3
+/// added the `CAP_OK_OPENED` record (a successful capability call with the
+/// path it opened) and charges capability calls fuel for their bytes.
+pub const TRACE_FORMAT_VERSION: u16 = 3;
+
+/// The first trace format version that records what a capability call
+/// opened ([`Event::Capability`]'s `opened`); older traces never say.
+pub const OPENED_PATHS_SINCE: u16 = 3;
 
 /// The oldest trace format version this build reads.
 pub const OLDEST_TRACE_FORMAT_VERSION: u16 = 1;

@@ -460,7 +460,8 @@ impl<R: Read> Reader<R> {
         } else {
             caps.alloc_bytes
         };
-        let machine = Machine::new(parsed.module.module(), recorded, budget);
+        let mut machine = Machine::new(parsed.module.module(), recorded, budget);
+        machine.opened_paths = version >= super::OPENED_PATHS_SINCE;
         Ok(Reader {
             format_version: version,
             caps,

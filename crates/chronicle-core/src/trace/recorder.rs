@@ -187,7 +187,18 @@ impl<W: Write> Observer for Recorder<W> {
         args: &[Value],
         outcome: Result<&Value, &CapabilityError>,
     ) {
-        self.enc.capability(import, args, outcome);
+        self.capability_opened(import, args, outcome, None);
+    }
+
+    /// Records the call with the path it opened, if the host reported one.
+    fn capability_opened(
+        &mut self,
+        import: u16,
+        args: &[Value],
+        outcome: Result<&Value, &CapabilityError>,
+        opened: Option<&str>,
+    ) {
+        self.enc.capability(import, args, outcome, opened);
         self.flush();
     }
 
@@ -217,6 +228,15 @@ impl<W: Write> Observer for &mut Recorder<W> {
         outcome: Result<&Value, &CapabilityError>,
     ) {
         (**self).capability(import, args, outcome)
+    }
+    fn capability_opened(
+        &mut self,
+        import: u16,
+        args: &[Value],
+        outcome: Result<&Value, &CapabilityError>,
+        opened: Option<&str>,
+    ) {
+        (**self).capability_opened(import, args, outcome, opened)
     }
     fn trap(&mut self, error: &RuntimeError) {
         (**self).trap(error)

@@ -140,6 +140,25 @@ pub fn replay<R: Read + Seek>(src: R) -> Result<ReplayReport, ReplayError> {
 /// import index, the arguments, and the recorded result or error.
 pub type OnCall<'f> = dyn FnMut(u16, &[Value], Result<&Value, &CapabilityError>) + 'f;
 
+/// One capability call as a replay answers it from the trace, as
+/// [`replay_calls`] reports it.
+#[derive(Clone, Copy, Debug)]
+pub struct AnsweredCall<'a> {
+    /// The index of its capability event in the trace.
+    pub event: u64,
+    /// The import index.
+    pub import: u16,
+    /// The arguments.
+    pub args: &'a [Value],
+    /// The recorded result or error.
+    pub outcome: Result<&'a Value, &'a CapabilityError>,
+    /// What the call recorded opening (see [`Event::Capability`]).
+    pub opened: Option<&'a str>,
+}
+
+/// What [`replay_calls`] calls for each capability call it answers.
+pub type OnAnswered<'f> = dyn FnMut(&AnsweredCall<'_>) + 'f;
+
 /// [`replay`], also calling `on_call` with every capability call as it is
 /// answered from the trace, in order: an auditor checks the calls against
 /// the policy in the same single pass. Calls are reported only from chunks
@@ -159,9 +178,38 @@ pub fn replay_with<R: Read + Seek>(
 /// the recorded limits each at most its cap
 /// ([`Reader::replay_limits`]), whatever the header says.
 pub fn replay_capped_with<R: Read + Seek>(
-    mut src: R,
+    src: R,
     caps: Limits,
     on_call: &mut OnCall<'_>,
+) -> Result<ReplayReport, ReplayError> {
+    replay_calls(src, caps, &mut |c| on_call(c.import, c.args, c.outcome))
+}
+
+/// [`replay_capped_with`], reporting each answered call whole: with the
+/// index of its event and the path it recorded opening, what an audit
+/// checks against the granted paths.
+///
+/// ```
+/// # use chronicle_core::{isa::Instr, module::{Function, Module}, types::Type};
+/// use chronicle_core::trace::{self, TraceHeader};
+/// use chronicle_core::Limits;
+/// # let main = Function { name: "main".into(), params: 0, regs: vec![Type::Int],
+/// #     ret: Some(Type::Int), code: vec![Instr::LoadInt { d: 0, imm: 7 }, Instr::Ret { a: 0 }],
+/// #     lines: vec![1, 1] };
+/// # let module = Module { funcs: vec![main], ..Module::default() };
+/// let bytes = trace::record(chronicle_core::vm::NoHost, TraceHeader::new(&module), Vec::new())?
+///     .trace
+///     .writer;
+/// let mut opened = Vec::new();
+/// let src = std::io::Cursor::new(&bytes);
+/// let report = trace::replay_calls(src, Limits::DEFAULT, &mut |c| opened.push(c.opened.map(String::from)))?;
+/// assert_eq!((report.capability_calls, opened.len()), (0, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn replay_calls<R: Read + Seek>(
+    mut src: R,
+    caps: Limits,
+    on_call: &mut OnAnswered<'_>,
 ) -> Result<ReplayReport, ReplayError> {
     let start = src
         .stream_position()
@@ -186,6 +234,7 @@ pub fn replay_capped_with<R: Read + Seek>(
         live: LiveEvents::new(module.module()),
         reader,
         stash: None,
+        opened: None,
         stop: None,
         capability_calls: 0,
     }));
@@ -227,7 +276,7 @@ pub fn replay_capped_with<R: Read + Seek>(
 /// The first trace format version whose runs charged capability calls fuel
 /// for the bytes they move ([`Vm::charge_host_work`]); an older recording
 /// replays without that charge, as it ran.
-const HOST_WORK_SINCE: u16 = 2;
+const HOST_WORK_SINCE: u16 = 3;
 
 /// The footer at the end of `src`, leaving `src` where it was.
 fn peek_footer<R: Read + Seek>(src: &mut R) -> Option<Footer> {
@@ -256,6 +305,8 @@ struct Shared<R> {
     live: LiveEvents,
     /// A recorded capability event the host already read.
     stash: Option<(Rec, Vec<u8>)>,
+    /// What the call the host just answered recorded opening.
+    opened: Option<String>,
     stop: Option<Stop>,
     capability_calls: u64,
 }
@@ -363,6 +414,7 @@ impl<R: Read> Host for ReplayHost<R> {
         let answer = match &next {
             Some((Rec::Capability(c), _)) if c.import == import && c.args[..] == args[..] => {
                 s.capability_calls += 1;
+                s.opened.clone_from(&c.opened);
                 c.outcome.clone()
             }
             _ => Err(CapabilityError::new(
@@ -372,6 +424,11 @@ impl<R: Read> Host for ReplayHost<R> {
         // The capability hook compares the recorded event (or its absence).
         s.stash = next;
         answer
+    }
+
+    /// The recorded opened path, so that the replayed run re-encodes it.
+    fn opened(&mut self) -> Option<String> {
+        self.0.borrow_mut().opened.take()
     }
 }
 
@@ -417,15 +474,26 @@ impl<R: Read> Observer for Checker<R> {
         args: &[Value],
         outcome: Result<&Value, &CapabilityError>,
     ) {
+        self.capability_opened(import, args, outcome, None);
+    }
+
+    fn capability_opened(
+        &mut self,
+        import: u16,
+        args: &[Value],
+        outcome: Result<&Value, &CapabilityError>,
+        opened: Option<&str>,
+    ) {
         let mut s = self.0.borrow_mut();
         if s.stop.is_some() {
             return;
         }
-        s.enc.capability(import, args, outcome);
+        s.enc.capability(import, args, outcome, opened);
         s.check(EventKind::Capability, None, |_| Event::Capability {
             import,
             args: args.to_vec(),
             outcome: outcome.cloned().map_err(Clone::clone),
+            opened: opened.map(str::to_string),
         });
     }
 
@@ -457,10 +525,11 @@ mod fast {
     use super::super::encode::{tag, Encoder};
     use super::super::error::{TraceError, TraceErrorKind};
     use super::super::header::Hash;
+    use super::super::machine::opened_path;
     use super::super::reader::{Footer, Reader};
     use super::super::wire::{conforms, Bytes};
-    use super::super::{CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_LEN, MAX_CHUNK};
-    use super::{peek_footer, OnCall, ReplayReport};
+    use super::super::{CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_LEN, MAX_CHUNK, OPENED_PATHS_SINCE};
+    use super::{peek_footer, AnsweredCall, OnAnswered, ReplayReport};
     use crate::isa::Instr;
     use crate::limits::Limits;
     use crate::module::Module;
@@ -641,8 +710,12 @@ mod fast {
         ok: bool,
         /// The bytes of the capability record the host just answered from.
         cap: Vec<u8>,
+        /// What that record says the call opened, until the VM asks.
+        opened: Option<String>,
+        /// Whether `CAP_OK_OPENED` records may appear (the format version).
+        opened_paths: bool,
         capability_calls: u64,
-        on_call: &'f mut OnCall<'f>,
+        on_call: &'f mut OnAnswered<'f>,
     }
 
     impl<R: Read> State<'_, R> {
@@ -655,18 +728,19 @@ mod fast {
         }
 
         /// Reads the recorded capability record, which must be a call of
-        /// `import` with `args`.
-        fn recorded_call(
-            &mut self,
-            import: u16,
-            args: &[Value],
-        ) -> Result<Result<Value, CapabilityError>, TraceError> {
+        /// `import` with `args`: its outcome and what it opened.
+        fn recorded_call(&mut self, import: u16, args: &[Value]) -> Result<Answer, TraceError> {
             let bad = || TraceError::new(TraceErrorKind::Truncated, 0);
             let f = &mut self.frames;
             f.capture = true;
             f.captured.clear();
             let t = f.byte()?;
-            if (t != tag::CAP_OK && t != tag::CAP_ERR) || f.index("import")? != import {
+            let known = match t {
+                tag::CAP_OK | tag::CAP_ERR => true,
+                tag::CAP_OK_OPENED => self.opened_paths,
+                _ => false,
+            };
+            if !known || f.index("import")? != import {
                 return Err(bad());
             }
             let sig = &self
@@ -684,20 +758,28 @@ mod fast {
                     return Err(bad());
                 }
             }
-            let outcome = if t == tag::CAP_OK {
+            let outcome = if t == tag::CAP_ERR {
+                Err(CapabilityError::new(f.string("capability error")?))
+            } else {
                 let v = f.value()?;
                 if !conforms(&v, sig.ret.as_ref()) {
                     return Err(bad());
                 }
                 Ok(v)
+            };
+            let opened = if t == tag::CAP_OK_OPENED {
+                Some(opened_path(f)?)
             } else {
-                Err(CapabilityError::new(f.string("capability error")?))
+                None
             };
             f.capture = false;
             self.cap = std::mem::take(&mut f.captured);
-            Ok(outcome)
+            Ok((outcome, opened))
         }
     }
+
+    /// A recorded call's outcome and what it opened.
+    type Answer = (Result<Value, CapabilityError>, Option<String>);
 
     type Shared<'f, R> = Rc<RefCell<State<'f, R>>>;
 
@@ -712,9 +794,17 @@ mod fast {
                 return stopped();
             }
             match s.recorded_call(import, args) {
-                Ok(outcome) => {
+                Ok((outcome, opened)) => {
                     s.capability_calls += 1;
-                    (s.on_call)(import, args, outcome.as_ref());
+                    let call = AnsweredCall {
+                        event: s.enc.events,
+                        import,
+                        args,
+                        outcome: outcome.as_ref(),
+                        opened: opened.as_deref(),
+                    };
+                    (s.on_call)(&call);
+                    s.opened = opened;
                     outcome
                 }
                 Err(_) => {
@@ -722,6 +812,11 @@ mod fast {
                     stopped()
                 }
             }
+        }
+
+        /// The recorded opened path, so that the replayed run re-encodes it.
+        fn opened(&mut self) -> Option<String> {
+            self.0.borrow_mut().opened.take()
         }
     }
 
@@ -753,8 +848,18 @@ mod fast {
             args: &[Value],
             outcome: Result<&Value, &CapabilityError>,
         ) {
+            self.capability_opened(import, args, outcome, None);
+        }
+
+        fn capability_opened(
+            &mut self,
+            import: u16,
+            args: &[Value],
+            outcome: Result<&Value, &CapabilityError>,
+            opened: Option<&str>,
+        ) {
             let mut s = self.0.borrow_mut();
-            s.enc.capability(import, args, outcome);
+            s.enc.capability(import, args, outcome, opened);
             // The host consumed the recorded record: the encoding must equal it.
             if s.enc.buf != s.cap {
                 s.ok = false;
@@ -777,7 +882,7 @@ mod fast {
     pub(super) fn replay<R: Read + Seek>(
         src: &mut R,
         caps: Limits,
-        on_call: &mut OnCall<'_>,
+        on_call: &mut OnAnswered<'_>,
     ) -> Option<ReplayReport> {
         // A trace without a footer is not intact: the event-by-event path
         // names the damage.
@@ -787,6 +892,7 @@ mod fast {
         let chain = reader.header_hash();
         let limits = reader.replay_limits();
         let host_work = reader.format_version() >= super::HOST_WORK_SINCE;
+        let opened_paths = reader.format_version() >= OPENED_PATHS_SINCE;
         drop(reader);
         let state = Rc::new(RefCell::new(State {
             frames: Frames {
@@ -804,6 +910,8 @@ mod fast {
             module: module.module().clone(),
             ok: true,
             cap: Vec::new(),
+            opened: None,
+            opened_paths,
             capability_calls: 0,
             on_call,
         }));
