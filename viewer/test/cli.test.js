@@ -13,7 +13,8 @@ const fs = require('node:fs');
 const T = require('../src/trace.js');
 const { TraceView } = require('../src/model.js');
 const fx = require('../test-support/fixtures.js');
-const { chronicleBin, makeTraces, inspect, rustVerdict } = require('../test-support/traces.js');
+const traceSupport = require('../test-support/traces.js');
+const { chronicleBin, makeTraces, uncapped } = traceSupport;
 const { execFileSync } = require('node:child_process');
 const { rewrite, limitsOf } = require('../test-support/rewrite.js');
 
@@ -22,6 +23,12 @@ if (!bin && process.env.CI) {
   test('CHRONICLE_BIN is set under CI', () => assert.fail('set CHRONICLE_BIN to the chronicle binary'));
 }
 const skip = bin ? false : 'CHRONICLE_BIN is not set: skipping the comparison with `chronicle inspect --json`';
+
+// Both readers read without caps here, so that rewritten headers with any
+// limits are compared (test/caps.test.js compares the caps themselves).
+const OPEN = { caps: T.UNBOUNDED_CAPS };
+const inspect = (b, file, events) => traceSupport.inspect(b, file, events, uncapped(b));
+const rustVerdict = (b, file) => traceSupport.rustVerdict(b, file, uncapped(b));
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -63,9 +70,10 @@ function eventJson(view, ev) {
 
 /// Compares everything the viewer decodes with what the CLI printed.
 function compare(bytes, cli, label) {
-  const data = T.loadTraceSync(bytes);
+  const data = T.loadTraceSync(bytes, OPEN);
   assert.equal(data.error, null, `${label}: ${data.error && data.error.message}`);
-  assert.deepEqual(cli.integrity, { ok: true, error: null, offset: null });
+  const { ok, error, offset } = cli.integrity;
+  assert.deepEqual({ ok, error, offset }, { ok: true, error: null, offset: null });
   const h = data.header;
   const enc = new TextEncoder();
   const header = {
@@ -139,7 +147,7 @@ function inTemp(f) {
 
 /// The viewer's verdict on bytes, in `rustVerdict`'s shape.
 function jsVerdict(bytes) {
-  const data = T.loadTraceSync(bytes);
+  const data = T.loadTraceSync(bytes, OPEN);
   return [data.error ? data.error.message : 'ok', data.eventCount];
 }
 
