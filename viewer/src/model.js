@@ -72,7 +72,8 @@
     restoreCursor(s) {
       const d = this.data;
       const m = new Machine(this.cm, d.header.limits, d.stream, d.stream.length, () => 0, d.caps.alloc_bytes);
-      m.restore(d.snapshots[s]);
+      const snap = d.snapshots[s];
+      m.restore(snap, d.raised - snap.raised);
       this.cursorAt = d.snapshotAt[s] - 1;
       this.cursor = m;
       return m;

@@ -836,8 +836,10 @@
       /// it: every push, append and copy it actually makes (see `take`).
       this.capBytes = allocCap === undefined ? DEFAULT_CAPS.alloc_bytes : allocCap;
       this.capLeft = this.capBytes > 0x1fffffffffffffn ? Infinity : Number(this.capBytes);
-      /// What snapshots may still cost, in all (the cap, once): see `snapshot`.
+      /// What snapshots may still cost, in all (the cap, once), and what
+      /// they have added to `capLeft` so far: see `snapshot`.
       this.raiseLeft = this.capLeft;
+      this.raised = 0;
       this.stream = stream;
       this.streamEnd = streamEnd;
       this.at = at;
@@ -877,8 +879,9 @@
     /// null if the snapshots' allowance cannot pay for it (unless `force`).
     ///
     /// A snapshot costs its tables (predictors, the register list, the
-    /// frames), the trimming of spare capacity, and what it shares: each
-    /// array it holds may be copied once by a later mutation. It is paid
+    /// frames), the trimming of spare capacity, and what it shares (see
+    /// `newlyShared`: each array it holds may be copied once by a later
+    /// mutation). It is paid
     /// from `raiseLeft` (the cap, once in all) and raises `capLeft` by what
     /// it shares, so the copies it causes do not eat the run's allowance;
     /// the machine and its snapshots allocate at most twice the cap. A
@@ -892,17 +895,15 @@
       for (const v of this.regs) {
         if (isArray(v) && v.c !== A_REF && v.items.length > v.n) trim += v.n * ELEMENT_COST[v.c];
       }
-      const held = heldBytes(this.regs, this.phaseValue, budget - tables - trim);
-      if (held === null) {
-        if (!force) return null;
-        this.take(Infinity);
-      }
+      const held = newlyShared(this.regs, this.phaseValue);
+      if (!(tables + trim + held <= budget) && !force) return null;
       if (force) {
         this.take(tables + trim + held);
       } else {
         this.raiseLeft -= tables + trim + held;
       }
       this.capLeft += held;
+      this.raised += held;
       for (const v of this.regs) {
         if (!isArray(v)) continue;
         v.s = true;
@@ -922,10 +923,14 @@
         pending: this.pending && Object.assign({}, this.pending),
         allocLeft: this.allocLeft,
         capLeft: this.capLeft,
+        raised: this.raised,
       };
     }
 
-    restore(s) {
+    /// Puts the machine back in a state `snapshot` took. `later` (bytes)
+    /// is what snapshots taken after it added to the allowance: a machine
+    /// that decodes on from here may then copy what the first pass did.
+    restore(s, later) {
       this.c.pos = s.pos;
       this.events = s.events;
       this.steps = s.steps;
@@ -939,8 +944,9 @@
       // What the snapshot granted for sharing with it covers the restored
       // state, which shares the same values again; a restored machine
       // takes no snapshot.
-      this.capLeft = s.capLeft;
+      this.capLeft = s.capLeft + (later || 0);
       this.raiseLeft = 0;
+      this.raised = s.raised;
       this.appendCache = { s: null, bytes: 0 };
     }
 
@@ -1342,27 +1348,16 @@
     }
   }
 
-  /// What copy-on-write copies of the arrays in `regs` and `extra` can
-  /// cost, each array counted deep and each time it occurs (strings are
-  /// never copied), if at most `budget`; null if more. Stops as soon as the
-  /// budget is passed.
-  function heldBytes(regs, extra, budget) {
-    if (!(budget >= 0)) return null;
-    let left = budget;
-    const stack = [];
-    const visit = (v) => {
-      stack.push(v);
-      while (stack.length) {
-        const a = stack.pop();
-        left -= OBJECT_COST + a.n * ELEMENT_COST[a.c];
-        if (left < 0) return false;
-        if (a.c === A_REF) for (let i = 0; i < a.n; i++) if (isArray(a.items[i])) stack.push(a.items[i]);
-      }
-      return true;
-    };
-    for (const v of regs) if (isArray(v) && !visit(v)) return null;
-    if (isArray(extra) && !visit(extra)) return null;
-    return budget - left;
+  /// What the copy-on-write copies that a snapshot of `regs` and `extra`
+  /// can cause cost: the contents of each array in them not yet shared.
+  /// Only those: an array already shared is copied when mutated whether or
+  /// not a snapshot holds it, and an array inside another one is always
+  /// copied before it is mutated (an element read shares it).
+  function newlyShared(regs, extra) {
+    let cost = 0;
+    for (const v of regs) if (isArray(v) && !v.s) cost += OBJECT_COST + v.n * ELEMENT_COST[v.c];
+    if (isArray(extra) && !extra.s) cost += OBJECT_COST + extra.n * ELEMENT_COST[extra.c];
+    return cost;
   }
 
   function fitsClass(c, x) {
@@ -1475,8 +1470,8 @@
   ///   { ok, error: null | { kind, category, message, offset, ... },
   ///     header, codeMap, headerHash, footer, verified (the whole file is
   ///     intact), stream, eventCount, steps, kinds, funcs, pcs, depths,
-  ///     calls (capability events), traps, end, snapshots, snapEvery,
-  ///     chunkCount, lz4Chunks, fileSize, timings }
+  ///     calls (capability events), traps, end, snapshots, snapshotAt,
+  ///     snapEvery, raised, caps, chunkCount, lz4Chunks, fileSize, timings }
   ///
   /// `header` is null when the header itself cannot be trusted; otherwise
   /// the events before the first error are present (from verified chunks).
@@ -1494,7 +1489,7 @@
       verified: false, fileSize: bytes.length, stream: new Uint8Array(0), eventCount: 0, steps: 0,
       kinds: new Uint8Array(0), funcs: new Uint16Array(0), pcs: new Uint16Array(0),
       depths: new Uint16Array(0), calls: [], traps: [], end: null, snapshots: [],
-      snapEvery: 0, snapshotAt: [], chunkCount: 0, lz4Chunks: 0, timings: {}, caps,
+      snapEvery: 0, snapshotAt: [], raised: 0, chunkCount: 0, lz4Chunks: 0, timings: {}, caps,
     };
     const fail = (e) => {
       if (!(e instanceof TraceError)) throw e;
@@ -1548,6 +1543,7 @@
     data.snapEvery = snapEvery;
     const snapshots = data.snapshots;
     const finish = (e) => {
+      data.raised = m.raised;
       data.eventCount = m.events;
       data.steps = m.steps;
       data.kinds = kinds.slice(0, m.events);
