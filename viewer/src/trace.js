@@ -880,14 +880,14 @@
     ///
     /// A snapshot costs its tables (predictors, the register list, the
     /// frames), the trimming of spare capacity, and what it shares (see
-    /// `newlyShared`: each array it holds may be copied once by a later
-    /// mutation). It is paid
-    /// from `raiseLeft` (the cap, once in all) and raises `capLeft` by what
-    /// it shares, so the copies it causes do not eat the run's allowance;
-    /// the machine and its snapshots allocate at most twice the cap. A
-    /// snapshot beyond that is skipped: random access gets slower, the
-    /// memory stays bounded. `force` (the first snapshot) pays from
-    /// `capLeft` instead, and fails as any allocation does.
+    /// `newlyShared`: each array it newly holds may be copied once by a
+    /// later mutation). It is paid from `raiseLeft` (the cap, once in all)
+    /// and raises `capLeft` by what it shares, so the copies it causes do
+    /// not eat the run's allowance: the machine and its snapshots allocate
+    /// at most twice the cap. A snapshot beyond that is skipped: random
+    /// access gets slower, the memory stays bounded. `force` (the first
+    /// snapshot) pays from `capLeft` instead, and fails as any allocation
+    /// does.
     snapshot(force) {
       const tables = 8 * (this.preds.length + this.regs.length) + 32 * this.frames.length + 64;
       const budget = force ? this.capLeft : this.raiseLeft;

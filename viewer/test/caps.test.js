@@ -254,3 +254,29 @@ test('random access never fails on an event the first pass read, even when the c
   view.forEachEvent(from, view.count, (ev) => { n++; assert.equal(ev.index, from + n - 1); });
   assert.equal(n, view.count - from);
 });
+
+test('snapshots the allowance cannot pay for are skipped: random access is still exact', () => {
+  const name = 'kitchen-sink';
+  const bytes = fx.bytes(`${name}.ctrace`);
+  const expected = fx.json(`${name}.expected.json.gz`).events;
+  const five = limitsOf(bytes).slice(0, 5);
+  // A cap (and a recorded limit) of 5,000 bytes: enough for the run, not
+  // for a snapshot every 4 events.
+  const data = T.loadTraceSync(rewrite(bytes, { limits: [...five, 5000n] }), { caps: { alloc_bytes: 5000 }, snapEvery: 4 });
+  assert.equal(data.error, null, data.error && data.error.message);
+  assert.equal(data.eventCount, expected.length);
+  assert.ok(data.snapshotAt.length > 1 && data.snapshotAt.length < expected.length / 4 / 4, `${data.snapshotAt.length} snapshots`);
+  assert.deepEqual(data.snapshotAt, data.snapshots.map((s) => s.events));
+  const view = new TraceView(data);
+  let seed = 11;
+  for (let k = 0; k < 300; k++) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    const i = seed % view.count;
+    assert.deepEqual(fx.eventJson(view, view.event(i)), expected[i], `#${i}`);
+    const ev = expected[i];
+    if (ev.kind === 'step' && ev.writes.length) {
+      const top = view.state(i).frames.at(-1);
+      for (const [r, v] of ev.writes) assert.deepEqual(fx.valueJson(top.regs[r]), v, `#${i} r${r}`);
+    }
+  }
+});

@@ -311,3 +311,40 @@ test('alloc_bytes altered in the header, values shared: the viewer and the Rust 
   }
   assert.ok(refused > 5, `${refused} limits refused for allocations by both`);
 }));
+
+test('with the default caps, the viewer and `chronicle inspect` refuse the same traces for the same cap', { skip: skip || (!traceSupport.inspectHasCaps(bin) && '`chronicle inspect` has no reader caps in this build') }, () => inTemp((dir) => {
+  const hostile = path.join(ROOT, 'crates', 'chronicle-core', 'tests', 'golden', 'hostile');
+  // A header over each cap in turn, and the unbounded bomb: the same
+  // refusal, word for word, before any event.
+  const v2 = fx.bytes('kitchen-sink.ctrace');
+  const six = limitsOf(v2);
+  const cases = T.LIMIT_NAMES.map((name, k) => {
+    const limits = six.slice();
+    limits[k] = T.DEFAULT_CAPS[name] + 1n;
+    return [`${name} one over its cap`, rewrite(v2, { limits })];
+  });
+  cases.push(['cow-push-unbounded', new Uint8Array(fs.readFileSync(path.join(hostile, 'cow-push-unbounded.ctrace')))]);
+  for (const [label, bytes] of cases) {
+    const file = path.join(dir, 'over.ctrace');
+    fs.writeFileSync(file, bytes);
+    const rust = traceSupport.rustVerdict(bin, file);
+    const data = T.loadTraceSync(bytes);
+    assert.equal(data.error && data.error.kind, 'over_reader_cap', label);
+    assert.deepEqual([data.error.message, data.eventCount], rust, label);
+  }
+  // The default-limits bomb: both stop at their alloc_bytes cap (at events
+  // of their own: the viewer also charges its snapshots, and copies
+  // whenever a value may be shared, the Rust reader when it is).
+  const file = path.join(hostile, 'cow-push-default.ctrace');
+  const [rust, rustEvents] = traceSupport.rustVerdict(bin, file);
+  const capError = /^reading event #(\d+) needs more than this reader's alloc_bytes cap of 268435456 bytes \(at byte \d+\)$/;
+  assert.match(rust, capError);
+  assert.equal(Number(capError.exec(rust)[1]), rustEvents);
+  const data = T.loadTraceSync(new Uint8Array(fs.readFileSync(file)));
+  assert.match(data.error.message, capError);
+  // Lifted caps on both sides read a header over the defaults alike.
+  const [, over] = cases[0];
+  const lifted = path.join(dir, 'lifted.ctrace');
+  fs.writeFileSync(lifted, over);
+  assert.deepEqual(jsVerdict(over), rustVerdict(bin, lifted));
+}));
