@@ -1537,7 +1537,13 @@
     };
     const m = new Machine(parsed.codeMap, parsed.header.limits, data.stream, data.stream.length, at, caps.alloc_bytes);
     const expected = frames.footer ? Number(frames.footer.events) : 0;
-    let cap = Math.max(16, Math.min(expected || 0, 2 * data.stream.length + 2));
+    // The footer's count is not trusted yet: the arrays start at most at
+    // what the stream and the recorded instruction limit allow (at most
+    // three events per step: the step, an implied enter or return or a
+    // capability call, and the end), and at most 4 Mi entries; they grow
+    // with the events actually decoded.
+    const most = Math.min(2 * data.stream.length + 2, 3 * m.lim.instructions + 3, 1 << 22);
+    let cap = Math.max(16, Math.min(expected || 0, most));
     let kinds = new Uint8Array(cap), funcs = new Uint16Array(cap), pcs = new Uint16Array(cap), depths = new Uint16Array(cap);
     const snapEvery = options.snapEvery || Math.max(1024, Math.ceil((expected || 0) / 1000));
     data.snapEvery = snapEvery;

@@ -280,3 +280,75 @@ test('snapshots the allowance cannot pay for are skipped: random access is still
     }
   }
 });
+
+/// A trace with `kitchen-sink.ctrace`'s header and `chunks` LZ4 chunks of
+/// 64 KiB of zero bytes each (about 300 bytes apiece in the file), hash
+/// chained, whose footer claims `events` events.
+function lz4Bomb(chunks, events) {
+  const { hash } = require('../src/blake3.js');
+  const base = fx.bytes('kitchen-sink.ctrace');
+  const header = base.subarray(0, T.readHeader(base).headerEnd);
+  // One literal zero, a match of 65,530 bytes at offset 1, five literals.
+  const ext = 65530 - 4 - 15;
+  const block = Uint8Array.from([0x1f, 0, 1, 0, ...new Array(Math.floor(ext / 255)).fill(255), ext % 255, 0x50, 0, 0, 0, 0, 0]);
+  const frame = Uint8Array.from([2, 0x80, 0x80, 0x04, block.length & 0x7f | 0x80, block.length >> 7, ...block]);
+  const parts = [header];
+  let chain = header.subarray(header.length - 32);
+  for (let k = 0; k < chunks; k++) {
+    const linked = new Uint8Array(32 + frame.length);
+    linked.set(chain, 0);
+    linked.set(frame, 32);
+    chain = hash(linked);
+    parts.push(frame, chain);
+  }
+  const footer = new Uint8Array(57);
+  const dv = new DataView(footer.buffer);
+  footer[0] = 0xff;
+  dv.setBigUint64(1, BigInt(chunks), true);
+  dv.setBigUint64(9, BigInt(events), true);
+  dv.setBigUint64(17, BigInt(events), true);
+  footer.set(chain, 25);
+  parts.push(footer);
+  return Buffer.concat(parts);
+}
+
+/// DECODE, counting the bytes of the Uint16Arrays allocated by length
+/// (three of the four per-event arrays are). Pages never touched do not
+/// show in the RSS, but a browser refuses multi-gigabyte buffers: what is
+/// asked for is what counts here.
+const COUNTED = `
+  let allocated = 0;
+  const Base = Uint16Array;
+  globalThis.Uint16Array = class extends Base {
+    constructor(...args) {
+      super(...args);
+      if (typeof args[0] === 'number') allocated += args[0] * Base.BYTES_PER_ELEMENT;
+    }
+  };
+  const log = console.log;
+  console.log = (line) => log(JSON.stringify(Object.assign(JSON.parse(line), { allocatedMb: allocated / 1048576 })));
+` + DECODE;
+
+test('a footer that claims billions of events does not size the per-event arrays', () => {
+  // 1,024 chunks (a 300 KB file) decompress to a 64 MiB stream; a decoder
+  // that trusted the footer up to two events per stream byte would
+  // allocate 128 Mi entries of 7 bytes (900 MB) before the first event.
+  const bytes = lz4Bomb(1024, 2n ** 62n);
+  assert.ok(bytes.length < 400 << 10, `${bytes.length} bytes`);
+  const file = path.join(require('node:os').tmpdir(), `viewer-lz4-${process.pid}.ctrace`);
+  fs.writeFileSync(file, bytes);
+  try {
+    const out = child(COUNTED, [file]);
+    assert.equal(out.kind, 'bad_event', 'the zero bytes are no event stream');
+    assert.equal(out.events, 0);
+    // At most 4 Mi entries of per-event arrays (24 MB of them in Uint16Arrays).
+    assert.ok(out.allocatedMb < 100, `${out.allocatedMb} MB of per-event arrays allocated`);
+    assert.ok(out.maxRssMb < 500, `peak RSS ${out.maxRssMb} MB`);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+  const data = T.loadTraceSync(bytes);
+  assert.equal(data.chunkCount, 1024);
+  assert.equal(data.stream.length, 64 << 20);
+  assert.equal(data.error.text, 'malformed event #0: a step outside a running frame');
+});
