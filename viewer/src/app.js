@@ -246,8 +246,9 @@
     const doubled = BigInt(e.cap) * 2n > 0xffffffffffffffffn ? 0xffffffffffffffffn : BigInt(e.cap) * 2n;
     const raise = [`Double the alloc_bytes cap (to ${capText(doubled)} bytes)`,
       () => reopen(Object.assign({}, caps, { alloc_bytes: doubled })), 'caps-raise'];
+    const what = e.kind === 'reader_stream_cap' ? 'Reading stopped at that chunk' : 'Decoding stopped there';
     banner('warn', 'Over this viewer\'s caps',
-      `${e.message}. Decoding stopped there to keep this tab's memory bounded: only the ${n(d.eventCount)} events ` +
+      `${e.message}. ${what} to keep this tab's memory bounded: only the ${n(d.eventCount)} events ` +
       `before it are shown; the trace may be intact (\`chronicle audit\` checks it). ${trust}`, e.category, [raise, lift]);
   }
 

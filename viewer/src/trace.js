@@ -37,7 +37,7 @@
 // of the trace (pushes, appends, every copy-on-write copy it makes,
 // snapshots) is charged to its own `alloc_bytes` cap (`reader_alloc_cap`,
 // see `Machine.take`), so a small hostile trace cannot make the page build
-// gigabytes. The caps default to the CLI's run limits (`DEFAULT_CAPS`).
+// gigabytes; so is the decompressed event stream (`reader_stream_cap`). The caps default to the CLI's run limits (`DEFAULT_CAPS`).
 //
 // A classic script: in a browser or worker it defines `Chronicle.trace`;
 // under Node it is a CommonJS module.
@@ -165,7 +165,8 @@
       case 'final_hash_mismatch':
       case 'trailing_bytes': return 'integrity';
       case 'over_reader_cap':
-      case 'reader_alloc_cap': return 'reader-cap';
+      case 'reader_alloc_cap':
+      case 'reader_stream_cap': return 'reader-cap';
       default: return 'malformed';
     }
   }
@@ -1378,10 +1379,15 @@
   /// decompresses. Returns { stream, size, chunks: [{at, rawStart, rawLen,
   /// lz4}], footer, footerAt, after (offset after the footer), error }.
   /// `error` is the first framing or integrity error, if any; everything
-  /// in `stream` up to `size` comes from chunks that verified.
-  function* readFrames(bytes, start, headerHash) {
+  /// in `stream` up to `size` comes from chunks that verified. The stream
+  /// holds at most `MAX_STREAM` bytes and at most `allocCap` (a BigInt, the
+  /// reader's `alloc_bytes` cap: LZ4 chunks expand up to 255 times, so a
+  /// small file could otherwise make the viewer build a large stream).
+  function* readFrames(bytes, start, headerHash, allocCap) {
+    const capped = allocCap !== undefined && allocCap < BigInt(MAX_STREAM);
+    const most = capped ? Number(allocCap) : MAX_STREAM;
     // Grown by doubling as chunks arrive; LZ4 chunks expand 2-10 times.
-    let stream = new Uint8Array(Math.min(Math.max(bytes.length * 3, 1 << 16), 1 << 28));
+    let stream = new Uint8Array(Math.min(Math.max(bytes.length * 3, 1 << 16), 1 << 28, Math.max(most, 1)));
     let size = 0;
     const chunks = [];
     let chain = headerHash;
@@ -1431,10 +1437,15 @@
           throw new TraceError('hash_mismatch', 'hash chain mismatch', at, { chunk: k });
         }
         if (size + rawLen > stream.length) {
+          if (size + rawLen > most && capped) {
+            throw new TraceError('reader_stream_cap',
+              `the event stream up to chunk ${k} needs ${size + rawLen} bytes, more than this reader's alloc_bytes cap of ${allocCap} bytes`,
+              at, { chunk: k, cap: allocCap });
+          }
           if (size + rawLen > MAX_STREAM) {
             throw new TraceError('too_large', `event stream size ${size + rawLen} exceeds the maximum ${MAX_STREAM}`, at);
           }
-          const bigger = new Uint8Array(Math.min(Math.max(stream.length * 2, size + rawLen), MAX_STREAM));
+          const bigger = new Uint8Array(Math.min(Math.max(stream.length * 2, size + rawLen), most));
           bigger.set(stream.subarray(0, size));
           stream = bigger;
         }
@@ -1510,7 +1521,7 @@
     data.headerHash = parsed.headerHash;
     data.formatVersion = parsed.formatVersion;
     const headerHash = bytes.subarray(parsed.headerEnd - 32, parsed.headerEnd);
-    const frames = yield* readFrames(bytes, parsed.headerEnd, headerHash);
+    const frames = yield* readFrames(bytes, parsed.headerEnd, headerHash, caps.alloc_bytes);
     data.timings.verify = now() - t0;
     data.chunkCount = frames.chunks.length;
     data.lz4Chunks = frames.chunks.filter((c) => c.lz4).length;

@@ -352,3 +352,24 @@ test('a footer that claims billions of events does not size the per-event arrays
   assert.equal(data.stream.length, 64 << 20);
   assert.equal(data.error.text, 'malformed event #0: a step outside a running frame');
 });
+
+test('the decompressed event stream is bounded by the alloc_bytes cap too', () => {
+  // 113 raw chunks of 97 bytes; a cap (and a recorded limit) of 5,000
+  // bytes holds 51 of them: the events in those are shown, then the stop.
+  const bytes = fx.bytes('audit-plugin-raw97.ctrace');
+  const expected = fx.json('audit-plugin-raw97.expected.json.gz').events;
+  const five = limitsOf(bytes).slice(0, 5);
+  const small = rewrite(bytes, { limits: [...five, 5000n] });
+  const data = T.loadTraceSync(small, { caps: { alloc_bytes: 5000 } });
+  const e = data.error;
+  assert.equal(e.kind, 'reader_stream_cap');
+  assert.equal(e.category, 'reader-cap');
+  assert.deepEqual([e.chunk, e.cap], [51, 5000n]);
+  assert.equal(e.text, "the event stream up to chunk 51 needs 5044 bytes, more than this reader's alloc_bytes cap of 5000 bytes");
+  assert.equal(data.stream.length, 51 * 97);
+  assert.ok(data.eventCount > 100 && data.eventCount < expected.length, `${data.eventCount} events`);
+  const view = new TraceView(data);
+  assert.deepEqual(view.events(0, view.count).map((ev) => fx.eventJson(view, ev)), expected.slice(0, view.count));
+  // The whole stream under a cap that holds it.
+  assert.equal(T.loadTraceSync(small, { caps: { alloc_bytes: 12000 } }).error, null);
+});
