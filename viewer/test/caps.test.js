@@ -18,7 +18,7 @@ const { execFileSync } = require('node:child_process');
 const T = require('../src/trace.js');
 const { TraceView } = require('../src/model.js');
 const fx = require('../test-support/fixtures.js');
-const { rewrite, limitsOf } = require('../test-support/rewrite.js');
+const { rewrite, limitsOf, parse } = require('../test-support/rewrite.js');
 
 const HOSTILE = path.join(__dirname, '..', '..', 'crates', 'chronicle-core', 'tests', 'golden', 'hostile');
 /// Shape (a): default limits in the header, 100,000 copy-on-write pushes.
@@ -171,6 +171,10 @@ test('a header with a limit above its cap is refused before any event; at the ca
   const bytes = fx.bytes('kitchen-sink.ctrace');
   const recorded = limitsOf(bytes);
   const expected = fx.json('kitchen-sink.expected.json.gz').events;
+  // After the preamble (10 bytes) and the header length (a varint).
+  let fieldsAt = 10;
+  while (bytes[fieldsAt] & 0x80) fieldsAt++;
+  fieldsAt++;
   T.LIMIT_NAMES.forEach((name, k) => {
     const caps = T.capsFrom({ [name]: recorded[k] });
     // At the cap: read whole.
@@ -184,7 +188,7 @@ test('a header with a limit above its cap is refused before any event; at the ca
     assert.equal(e.kind, 'over_reader_cap', name);
     assert.deepEqual([e.limit, e.recorded, e.cap], [name, recorded[k], below]);
     assert.equal(noOffset(e.message), `the trace's recorded ${name} limit ${recorded[k]} is above this reader's cap ${below}`);
-    assert.equal(e.offset, 12, 'the offset of the header fields');
+    assert.equal(e.offset, fieldsAt, 'the offset of the header fields');
     assert.equal(data.header, null);
     assert.equal(data.eventCount, 0);
   });
@@ -354,19 +358,25 @@ test('a footer that claims billions of events does not size the per-event arrays
 });
 
 test('the decompressed event stream is bounded by the alloc_bytes cap too', () => {
-  // 113 raw chunks of 97 bytes; a cap (and a recorded limit) of 5,000
-  // bytes holds 51 of them: the events in those are shown, then the stop.
+  // Raw chunks of 97 bytes; a cap (and a recorded limit) of 5,000 bytes
+  // holds some of them: the events in those are shown, then the stop.
   const bytes = fx.bytes('audit-plugin-raw97.ctrace');
   const expected = fx.json('audit-plugin-raw97.expected.json.gz').events;
   const five = limitsOf(bytes).slice(0, 5);
   const small = rewrite(bytes, { limits: [...five, 5000n] });
   const data = T.loadTraceSync(small, { caps: { alloc_bytes: 5000 } });
+  // The first chunk that does not fit, counted from the file's framing.
+  const sizes = parse(small).chunks.map((c) => c.length);
+  let fit = 0;
+  let k = 0;
+  while (fit + sizes[k] <= 5000) fit += sizes[k++];
+  assert.ok(k > 10 && k < sizes.length, `${k} of ${sizes.length} chunks fit`);
   const e = data.error;
   assert.equal(e.kind, 'reader_stream_cap');
   assert.equal(e.category, 'reader-cap');
-  assert.deepEqual([e.chunk, e.cap], [51, 5000n]);
-  assert.equal(e.text, "the event stream up to chunk 51 needs 5044 bytes, more than this reader's alloc_bytes cap of 5000 bytes");
-  assert.equal(data.stream.length, 51 * 97);
+  assert.deepEqual([e.chunk, e.cap], [k, 5000n]);
+  assert.equal(e.text, `the event stream up to chunk ${k} needs ${fit + sizes[k]} bytes, more than this reader's alloc_bytes cap of 5000 bytes`);
+  assert.equal(data.stream.length, fit);
   assert.ok(data.eventCount > 100 && data.eventCount < expected.length, `${data.eventCount} events`);
   const view = new TraceView(data);
   assert.deepEqual(view.events(0, view.count).map((ev) => fx.eventJson(view, ev)), expected.slice(0, view.count));
