@@ -19,6 +19,7 @@ const { ROOT, chronicleBin, makeTraces, inspect } = require('../test-support/tra
 const T = require('../src/trace.js');
 const { TraceView } = require('../src/model.js');
 const blake3 = require('../src/blake3.js');
+const { rewrite, limitsOf } = require('../test-support/rewrite.js');
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'viewer', 'test-artifacts');
@@ -417,7 +418,9 @@ test('drag and drop opens a trace', async () => {
 test('a million-event trace loads and scrolls without freezing the page', async () => {
   const file = traces.million;
   const page = await newPage();
-  await page.goto(PAGE);
+  // Recorded with --instructions 50000000: above the default cap, raised
+  // in the URL.
+  await page.goto(`${PAGE}?instructions=50000000`);
   // A probe of the main thread: the longest gap between 10 ms ticks.
   await page.evaluate(() => {
     window.maxGap = 0;
@@ -435,6 +438,7 @@ test('a million-event trace loads and scrolls without freezing the page', async 
     document.body.dataset.state, Number(document.body.dataset.loadMs), window.maxGap, window.chronicleViewer.view.count,
   ]);
   assert.equal(state, 'ready');
+  assert.equal(await text(page, '#prov-limits td[data-cap="instructions"]'), '50,000,000');
   assert.ok(count >= 1000000, `${count} events`);
   timings.million = { events: count, bytes: fs.statSync(file).size, decodeMs: loadMs, wallMs: wall, longestMainThreadGapMs: Math.round(maxGap) };
   assert.ok(loadMs < 30000, `decoded in ${loadMs} ms`);
@@ -471,22 +475,31 @@ test('a million-event trace loads and scrolls without freezing the page', async 
   await page.close();
 });
 
-test('`chronicle view` serves the viewer with the trace preloaded, decoded in a worker', async () => {
-  const child = spawn(BIN, ['view', traces['audit-plugin']], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  try {
-    const url = await new Promise((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`no URL from chronicle view: ${out}`)), 20000);
-      child.stdout.on('data', (d) => {
-        out += d;
-        const line = out.split('\n')[0];
-        if (out.includes('\n')) {
-          clearTimeout(timer);
-          resolve(line.trim());
-        }
-      });
-      child.on('exit', (code) => reject(new Error(`chronicle view exited with ${code}`)));
+/// Starts `chronicle view FILE`; resolves [child, the URL it prints].
+async function serve(file) {
+  const child = spawn(BIN, ['view', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no URL from chronicle view: ${out}`)), 20000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n')[0];
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolve(line.trim());
+      }
     });
+    child.on('exit', (code) => reject(new Error(`chronicle view exited with ${code}`)));
+  }).catch((e) => {
+    child.kill();
+    throw e;
+  });
+  return [child, url];
+}
+
+test('`chronicle view` serves the viewer with the trace preloaded, decoded in a worker', async () => {
+  const [child, url] = await serve(traces['audit-plugin']);
+  try {
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/\?trace=trace\.ctrace&name=audit-plugin\.ctrace$/);
     const page = await newPage();
     await page.goto(url);
@@ -519,4 +532,112 @@ test('`chronicle view` serves the viewer with the trace preloaded, decoded in a 
   } finally {
     child.kill();
   }
+});
+
+// ------------------------------------------------------------------ caps
+
+const HOSTILE = path.join(ROOT, 'crates', 'chronicle-core', 'tests', 'golden', 'hostile');
+
+/// Waits until the page has settled and the main thread answers.
+async function settledState(page) {
+  await page.waitForFunction(settled, null, { timeout: 60000 });
+  return page.evaluate(() => document.body.dataset.state);
+}
+
+test('the reader bombs: each shows its cap error in the page, which stays responsive', async () => {
+  const page = await newPage();
+  // Shape (b): an unbounded header, refused before any event.
+  const t0 = Date.now();
+  await openFile(page, path.join(HOSTILE, 'cow-push-unbounded.ctrace'));
+  const msB = Date.now() - t0;
+  assert.equal(await settledState(page), 'error');
+  assert.equal(await page.getAttribute('#banner', 'data-category'), 'reader-cap');
+  assert.equal(await text(page, '#banner .banner-title'), "Over this viewer's caps");
+  assert.match(await text(page, '#banner .banner-detail'),
+    /^the trace's recorded instructions limit 18446744073709551615 is above this reader's cap 5000000 \(at byte \d+\)\. The trace was refused before any event was read/);
+  assert.equal(await text(page, '#caps-raise'), 'Raise the instructions cap to unbounded');
+  assert.equal(await page.isVisible('#caps-lift'), true);
+  assert.equal(await page.isVisible('#workspace'), false);
+  await shot(page, 'cap-unbounded-header');
+  // Shape (a): default limits, stopped at the alloc_bytes cap; the events
+  // before it are shown and can be walked through. Decoded on the main
+  // thread (file://), in slices: the longest gap between 10 ms ticks.
+  await page.evaluate(() => {
+    window.maxGap = 0;
+    let last = performance.now();
+    setInterval(() => {
+      const t = performance.now();
+      window.maxGap = Math.max(window.maxGap, t - last);
+      last = t;
+    }, 10);
+  });
+  const t1 = Date.now();
+  await openFile(page, path.join(HOSTILE, 'cow-push-default.ctrace'));
+  const msA = Date.now() - t1;
+  const maxGap = await page.evaluate(() => window.maxGap);
+  assert.equal(await settledState(page), 'partial');
+  assert.equal(await page.getAttribute('#banner', 'data-category'), 'reader-cap');
+  assert.equal(await text(page, '#banner .banner-title'), "Over this viewer's caps");
+  const detail = await text(page, '#banner .banner-detail');
+  const m = /^reading event #(\d+) needs more than this reader's alloc_bytes cap of 268435456 bytes \(at byte \d+\)\. Decoding stopped there to keep this tab's memory bounded: only the ([\d,]+) events before it are shown/.exec(detail);
+  assert.ok(m, detail);
+  const count = await page.evaluate(() => window.chronicleViewer.view.count);
+  assert.equal(Number(m[1]), count);
+  assert.equal(m[2], count.toLocaleString('en-US'));
+  assert.equal(await text(page, '#caps-raise'), 'Double the alloc_bytes cap (to 536,870,912 bytes)');
+  assert.equal(await text(page, '#prov-limits td[data-cap="alloc_bytes"]'), '268,435,456');
+  await page.keyboard.press('End');
+  assert.equal(await selected(page), count - 1);
+  await page.keyboard.press('k');
+  assert.equal(await selected(page), count - 2);
+  assert.equal(await page.locator('#registers tr').count() > 1, true);
+  await shot(page, 'cap-alloc-bytes');
+  timings.caps = { unboundedHeaderMs: msB, allocCapMs: msA, eventsBeforeTheCap: count, longestMainThreadGapMs: Math.round(maxGap) };
+  console.log(`reader bombs in the page: ${JSON.stringify(timings.caps)}`);
+  assert.ok(msA < 30000 && msB < 30000, `settled after ${msA} and ${msB} ms`);
+  assert.ok(maxGap < 1500, `the main thread was blocked for ${maxGap} ms`);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+  // The same in a worker, served by `chronicle view`.
+  const [child, url] = await serve(path.join(HOSTILE, 'cow-push-default.ctrace'));
+  try {
+    const served = await newPage();
+    await served.goto(url);
+    assert.equal(await settledState(served), 'partial');
+    assert.equal(await served.evaluate(() => document.body.dataset.decoder), 'worker');
+    assert.match(await text(served, '#banner .banner-detail'), /^reading event #\d+ needs more than this reader's alloc_bytes cap of 268435456 bytes/);
+    assert.deepEqual(served.errors, []);
+    await served.close();
+  } finally {
+    child.kill();
+  }
+});
+
+test('caps can be raised: by the banner\'s button, and in the URL', async () => {
+  // A genuine run recorded with a higher instruction limit than the default cap.
+  const file = path.join(tmp, 'more-instructions.ctrace');
+  const audit = new Uint8Array(fs.readFileSync(traces['audit-plugin']));
+  fs.writeFileSync(file, rewrite(audit, { limits: [6000000n, ...limitsOf(audit).slice(1)] }));
+  const page = await newPage();
+  await openFile(page, file);
+  assert.equal(await page.getAttribute('#banner', 'data-category'), 'reader-cap');
+  assert.match(await text(page, '#banner .banner-detail'), /recorded instructions limit 6000000 is above this reader's cap 5000000/);
+  assert.equal(await text(page, '#caps-raise'), 'Raise the instructions cap to 6,000,000');
+  await page.evaluate(() => { document.body.dataset.state = 'opening'; });
+  await page.click('#caps-raise');
+  assert.equal(await settledState(page), 'ready');
+  assert.equal(await page.getAttribute('#banner', 'data-state'), 'ok');
+  assert.equal(await text(page, '#prov-limits td[data-cap="instructions"]'), '6,000,000');
+  assert.equal(await text(page, '#prov-run dd[data-field="outcome"]'), 'returned 130');
+  // ?unbounded=1 reads it at once; a bad cap in the URL is refused clearly.
+  await page.goto(`${PAGE}?unbounded=1`);
+  await openFile(page, file);
+  assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready');
+  assert.equal(await text(page, '#prov-limits td[data-cap="alloc_bytes"]'), 'unbounded');
+  await page.goto(`${PAGE}?alloc_bytes=lots`);
+  assert.equal(await settledState(page), 'error');
+  assert.equal(await text(page, '#banner .banner-title'), 'Bad viewer caps in the URL');
+  assert.match(await text(page, '#banner .banner-detail'), /the alloc_bytes cap must be a whole number/);
+  assert.deepEqual(page.errors, []);
+  await page.close();
 });

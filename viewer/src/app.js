@@ -3,6 +3,12 @@
 // unavailable, as on file:// pages in Chromium), and the panels: integrity
 // banner, provenance, timeline, source, registers, capability calls and
 // the filterable event list, all following one selected event.
+//
+// Caps: every trace is read under the viewer's caps (trace.js, the CLI's
+// run defaults unless the URL says otherwise: `?unbounded=1`, or a limit
+// name with a number, e.g. `?instructions=50000000&alloc_bytes=1073741824`).
+// A trace refused for a cap says so in the banner, with buttons that read
+// it again with that cap raised, for a trace the user trusts.
 (function (root) {
   'use strict';
 
@@ -30,7 +36,23 @@
     callEvents: [],
     lineCache: null,
     sourceRows: null,
+    caps: T.DEFAULT_CAPS, // the caps of the page (from the URL)
+    readCaps: T.DEFAULT_CAPS, // the caps the trace on screen was read under
+    bytes: null, // the file on screen, to read it again with other caps
   };
+
+  /// The caps the URL asks for: `unbounded=1` lifts them all; a limit's
+  /// name with a whole number sets its cap. Throws a RangeError on a bad one.
+  function capsFromUrl(params) {
+    const given = {};
+    for (const name of T.LIMIT_NAMES) if (params.has(name)) given[name] = params.get(name);
+    const unbounded = params.get('unbounded');
+    if (unbounded !== null && unbounded !== '0' && unbounded !== 'false') {
+      if (Object.keys(given).length) throw new RangeError('unbounded lifts every cap: give it alone, without a limit');
+      return T.UNBOUNDED_CAPS;
+    }
+    return T.capsFrom(given);
+  }
 
   // ------------------------------------------------------------- loading
 
@@ -57,7 +79,7 @@
   }
 
   /// Decodes in a Web Worker; resolves null if workers are unavailable.
-  function decodeInWorker(bytes, token) {
+  function decodeInWorker(bytes, token, caps) {
     let worker;
     try {
       worker = new Worker('src/worker.js');
@@ -86,13 +108,13 @@
         }
       };
       // A copy: if the worker cannot start, the main thread still has the bytes.
-      worker.postMessage({ id: token, bytes: bytes.slice().buffer });
+      worker.postMessage({ id: token, bytes: bytes.slice().buffer, caps });
     });
   }
 
   /// Decodes on the main thread in slices of ~12 ms, yielding to the page.
-  async function decodeOnMainThread(bytes, token) {
-    const it = T.loadTrace(bytes);
+  async function decodeOnMainThread(bytes, token, caps) {
+    const it = T.loadTrace(bytes, { caps });
     let r = it.next();
     while (!r.done) {
       progress(...progressOf(r.value));
@@ -104,8 +126,12 @@
     return { data: r.value };
   }
 
-  async function openBytes(bytes, name) {
+  /// Opens a trace's bytes under `caps` (default: the page's caps).
+  async function openBytes(bytes, name, caps) {
+    caps = caps || app.caps;
     const token = ++app.loadToken;
+    app.bytes = bytes;
+    app.readCaps = caps;
     app.searchToken++;
     app.name = name;
     $('file-name').textContent = name;
@@ -113,11 +139,11 @@
     setState('loading');
     progress('reading…', 0);
     const t0 = performance.now();
-    let out = await decodeInWorker(bytes, token);
+    let out = await decodeInWorker(bytes, token, caps);
     app.decoder = 'worker';
     if (out === null || out.failed) {
       app.decoder = 'main thread';
-      out = await decodeOnMainThread(bytes, token);
+      out = await decodeOnMainThread(bytes, token, caps);
     }
     if (out.stale || token !== app.loadToken) return;
     const ms = Math.round(performance.now() - t0);
@@ -174,13 +200,56 @@
 
   // --------------------------------------------------------------- banner
 
-  function banner(state, title, detail, category) {
+  /// Shows the banner; `actions` are [label, onClick] buttons.
+  function banner(state, title, detail, category, actions) {
     const b = $('banner');
     b.hidden = false;
     b.dataset.state = state;
     b.dataset.category = category || '';
     b.querySelector('.banner-title').textContent = title;
     b.querySelector('.banner-detail').textContent = detail;
+    const box = clear($('banner-actions'));
+    for (const [label, onClick, id] of actions || []) {
+      const button = el('button', { class: 'button small', id: id || null, text: label });
+      button.addEventListener('click', onClick);
+      box.append(button);
+    }
+  }
+
+  /// Reads the trace on screen again with `caps`.
+  function reopen(caps) {
+    if (app.bytes !== null) openBytes(app.bytes, app.name, caps);
+  }
+
+  /// A cap's value in words.
+  function capText(v) {
+    return v === 0xffffffffffffffffn ? 'unbounded' : BigInt(v).toLocaleString('en-US');
+  }
+
+  /// The banner of a trace refused for the viewer's caps: what stopped it,
+  /// why the viewer has caps, and buttons that raise them.
+  function capBanner(d) {
+    const e = d.error;
+    const n = (x) => Number(x).toLocaleString('en-US');
+    const caps = app.readCaps;
+    const lift = ['Lift every cap', () => reopen(T.UNBOUNDED_CAPS), 'caps-lift'];
+    const trust = 'The viewer has caps so that a small hostile trace cannot exhaust this tab\'s memory; ' +
+      'raise them only for a trace you trust (or open the page with ?unbounded=1, or e.g. ?alloc_bytes=N).';
+    if (e.kind === 'over_reader_cap') {
+      const raise = [`Raise the ${e.limit} cap to ${capText(e.recorded)}`,
+        () => reopen(Object.assign({}, caps, { [e.limit]: e.recorded })), 'caps-raise'];
+      banner('warn', 'Over this viewer\'s caps',
+        `${e.message}. The trace was refused before any event was read: its header allows its run more than ` +
+        `this viewer reads (${e.limit} capped at ${capText(e.cap)}). ${trust}`, e.category, [raise, lift]);
+      return;
+    }
+    const doubled = BigInt(e.cap) * 2n > 0xffffffffffffffffn ? 0xffffffffffffffffn : BigInt(e.cap) * 2n;
+    const raise = [`Double the alloc_bytes cap (to ${capText(doubled)} bytes)`,
+      () => reopen(Object.assign({}, caps, { alloc_bytes: doubled })), 'caps-raise'];
+    const what = e.kind === 'reader_stream_cap' ? 'Reading stopped at that chunk' : 'Decoding stopped there';
+    banner('warn', 'Over this viewer\'s caps',
+      `${e.message}. ${what} to keep this tab's memory bounded: only the ${n(d.eventCount)} events ` +
+      `before it are shown; the trace may be intact (\`chronicle audit\` checks it). ${trust}`, e.category, [raise, lift]);
   }
 
   const TITLES = {
@@ -203,6 +272,7 @@
       return;
     }
     const e = d.error;
+    if (e.category === 'reader-cap') return capBanner(d);
     const what = TITLES[e.category] || 'Cannot read the trace';
     let detail = e.message;
     if (e.category === 'not-a-trace') {
@@ -286,13 +356,15 @@
       ['Final', d.footer ? d.footer.finalHash : '(no footer)'],
     ]);
     const limits = clear($('prov-limits'));
-    limits.append(el('tr', null, el('th', { text: 'limit' }), el('th', { text: 'value' })));
+    limits.append(el('tr', null, el('th', { text: 'limit' }), el('th', { text: 'value' }),
+      el('th', { text: 'viewer cap', title: 'what this viewer reads (see viewer/README.md, "Caps")' })));
     for (const [k, v] of Object.entries(h.limits)) {
       // Trace format 1 records five limits; its runs had no `alloc_bytes`.
       const text = k === 'alloc_bytes' && d.formatVersion === 1
         ? 'unbounded (not in trace format v1)'
         : v === 0xffffffffffffffffn ? 'unbounded' : v.toLocaleString('en-US');
-      limits.append(el('tr', { 'data-limit': k }, el('td', { text: k }), el('td', { class: 'mono', text })));
+      limits.append(el('tr', { 'data-limit': k }, el('td', { text: k }), el('td', { class: 'mono', text }),
+        el('td', { class: 'mono muted', 'data-cap': k, text: capText(d.caps[k]) })));
     }
     const calls = new Map();
     for (const c of d.calls) {
@@ -550,13 +622,7 @@
 
   function eventRows(view, first, last) {
     const out = [];
-    let evs;
-    if (app.rows === null) evs = view.events(first, last + 1);
-    else {
-      evs = [];
-      for (let r = first; r <= last; r++) evs.push(view.event(app.rows[r]));
-    }
-    for (const ev of evs) {
+    const row = (ev) => {
       const i = ev.index;
       const isErr = ev.kind === T.TRAP || (ev.kind === T.CAPABILITY && 'err' in ev);
       const where = `${view.funcName(ev.func)}${ev.line ? `:${ev.line}` : ''}`;
@@ -569,6 +635,14 @@
           { cls: 'text', text: view.describe(ev) },
         ],
       });
+    };
+    try {
+      // Described as decoded: nothing is kept, so nothing is copied for it.
+      if (app.rows === null) view.forEachEvent(first, last + 1, row);
+      else for (let r = first; r <= last; r++) row(view.event(app.rows[r]));
+    } catch (e) {
+      if (!(e instanceof T.TraceError)) throw e;
+      out.push({ cls: 'error', cells: [{ cls: 'text', text: `Cannot decode these events: ${e.message}` }] });
     }
     return out;
   }
@@ -599,11 +673,16 @@
     const block = 4000;
     for (let from = 0; from < v.count; from += block) {
       const t0 = performance.now();
-      const evs = v.events(from, from + block);
-      for (const ev of evs) {
-        if (!app.kinds.has(kinds[ev.index])) continue;
-        const hay = `#${ev.index} ${T.KIND_NAMES[ev.kind]} ${v.funcName(ev.func)} line ${ev.line} ${v.describe(ev)}`.toLowerCase();
-        if (hay.includes(text)) out.push(ev.index);
+      try {
+        v.forEachEvent(from, from + block, (ev) => {
+          if (!app.kinds.has(kinds[ev.index])) return;
+          const hay = `#${ev.index} ${T.KIND_NAMES[ev.kind]} ${v.funcName(ev.func)} line ${ev.line} ${v.describe(ev)}`.toLowerCase();
+          if (hay.includes(text)) out.push(ev.index);
+        });
+      } catch (e) {
+        if (!(e instanceof T.TraceError)) throw e;
+        count.textContent = `(search stopped: ${e.message})`;
+        return;
       }
       if (performance.now() - t0 > 8 || from % (block * 10) === 0) {
         count.textContent = `(searching… ${Math.round((from / v.count) * 100)}%)`;
@@ -661,7 +740,14 @@
     document.body.dataset.selected = String(i);
     app.timeline.setSelection(i);
     updateSource(i);
-    updateRegisters(i);
+    try {
+      updateRegisters(i);
+    } catch (e) {
+      if (!(e instanceof T.TraceError)) throw e;
+      // Only the viewer's caps can stop an event the first pass decoded.
+      clear($('registers'));
+      $('frame-note').textContent = `Event #${i} cannot be shown: ${e.message}`;
+    }
     if (!opts || opts.from !== 'events') revealSelected(); else app.events.render();
     const c = bsearch(app.callEvents, i);
     if (c >= 0) app.calls.reveal(c); else app.calls.render();
@@ -800,6 +886,13 @@
       }, 180);
     });
     const params = new URLSearchParams(location.search);
+    try {
+      app.caps = capsFromUrl(params);
+    } catch (e) {
+      fatal('Bad viewer caps in the URL', `${e.message}. Caps are ?unbounded=1, or a limit name with a whole number (e.g. ?alloc_bytes=1073741824).`);
+      return;
+    }
+    document.body.dataset.caps = app.caps === T.UNBOUNDED_CAPS ? 'unbounded' : 'limited';
     if (params.get('trace')) openUrl(params.get('trace'), params.get('name'));
   }
 
@@ -807,7 +900,8 @@
   root.chronicleViewer = {
     select: (i) => select(i),
     pin: () => togglePin(),
-    openBytes: (bytes, name) => openBytes(bytes, name),
+    openBytes: (bytes, name, caps) => openBytes(bytes, name, caps && T.capsFrom(caps)),
+    get caps() { return app.readCaps; },
     get selected() { return app.selected; },
     get pinned() { return app.pinned; },
     get view() { return app.view; },

@@ -5,9 +5,19 @@
 // A `TraceView` wraps the plain `TraceData` that `loadTrace` returns (in a
 // worker or on the main thread). Per-event kind, function, pc and depth are
 // in typed arrays; anything with values is decoded again on demand from the
-// nearest snapshot, at most `snapEvery` events away, so a jump anywhere in a
-// million-event trace costs well under a millisecond. A cursor machine is
-// kept between calls, so stepping forward costs one event.
+// nearest snapshot, usually at most `snapEvery` events away, so a jump
+// anywhere in a million-event trace costs well under a millisecond. A cursor
+// machine is kept between calls, so stepping forward costs one event.
+//
+// Memory: every machine the model decodes with is restored from a snapshot
+// and charges what it copies to the trace's `alloc_bytes` cap (see
+// `Machine.take` in trace.js). Values handed out by `event`, `events` and
+// `state` are shared with the cursor, so that later steps copy what they
+// mutate; when that would pass the cap, the model starts again from the
+// snapshot with a fresh allowance (what it handed out earlier is the
+// caller's), and reports the cap error only if even that fails.
+// `forEachEvent` hands out values valid during the callback only, and
+// copies nothing for them.
 //
 // A classic script: in a browser it defines `Chronicle.model`; under Node
 // it is a CommonJS module.
@@ -47,65 +57,127 @@
       return lineOf(this.cm, this.data.funcs[i], this.data.pcs[i]);
     }
 
-    /// A machine positioned after event `i` (-1: before the first event).
-    /// Detail of the last event decoded is in `machine.detail` if `detail`.
-    machineAfter(i, detail) {
+    /// The index of the last snapshot taken at or before event `e`.
+    snapshotBefore(e) {
+      const at = this.data.snapshotAt;
+      let lo = 0, hi = at.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (at[mid] <= e) lo = mid; else hi = mid - 1;
+      }
+      return lo;
+    }
+
+    /// A fresh machine after snapshot `s`, as the cursor.
+    restoreCursor(s) {
       const d = this.data;
+      const m = new Machine(this.cm, d.header.limits, d.stream, d.stream.length, () => 0, d.caps.alloc_bytes);
+      m.openedPaths = d.formatVersion >= T.OPENED_PATHS_SINCE;
+      const snap = d.snapshots[s];
+      m.restore(snap, d.raised - snap.raised);
+      this.cursorAt = d.snapshotAt[s] - 1;
+      this.cursor = m;
+      return m;
+    }
+
+    /// A machine positioned after event `i` (-1: before the first event).
+    /// With `fresh`, it starts from the snapshot even if the cursor is near.
+    machineAfter(i, fresh) {
+      const s = this.snapshotBefore(i + 1);
       let m = this.cursor;
-      const s = Math.min(Math.floor((i + 1) / d.snapEvery), d.snapshots.length - 1);
-      if (m === null || i < this.cursorAt || this.cursorAt < s * d.snapEvery - 1) {
-        m = new Machine(this.cm, d.header.limits, d.stream, d.stream.length, () => 0);
-        m.openedPaths = d.formatVersion >= T.OPENED_PATHS_SINCE;
-        m.restore(d.snapshots[s]);
-        this.cursorAt = s * d.snapEvery - 1;
-        this.cursor = m;
+      if (fresh || m === null || i < this.cursorAt || this.cursorAt < this.data.snapshotAt[s] - 1) {
+        m = this.restoreCursor(s);
       }
       m.wantDetail = false;
+      m.transient = false;
       while (this.cursorAt < i) {
-        if (this.cursorAt === i - 1) m.wantDetail = !!detail;
         m.next();
         this.cursorAt++;
       }
       return m;
     }
 
+    /// Runs `decode(fresh)` and, if it stops at the cap, once more from
+    /// the snapshot with a fresh allowance (the cursor's allowance went to
+    /// copies of values handed out before). A second failure is thrown:
+    /// a `TraceError` of kind `reader_alloc_cap`.
+    retry(decode) {
+      try {
+        return decode(false);
+      } catch (e) {
+        if (!(e instanceof T.TraceError) || e.kind !== 'reader_alloc_cap') throw e;
+        this.cursor = null;
+        try {
+          return decode(true);
+        } catch (again) {
+          this.cursor = null;
+          throw again;
+        }
+      }
+    }
+
     /// Event `i`, fully described: { kind, func, pc, ... values }.
     event(i) {
       if (i < 0 || i >= this.count) return null;
-      // A machine exactly after i - 1, then one event with detail.
-      const m = this.machineAfter(i - 1, false);
-      m.wantDetail = true;
-      m.next();
-      this.cursorAt = i;
-      const ev = Object.assign({ index: i }, m.detail);
-      ev.line = lineOf(this.cm, ev.func, ev.pc);
-      m.wantDetail = false;
-      return ev;
+      return this.retry((fresh) => {
+        // A machine exactly after i - 1, then one event with detail.
+        const m = this.machineAfter(i - 1, fresh);
+        m.wantDetail = true;
+        this.cursorAt = -2; // unknown until the event is decoded
+        m.next();
+        this.cursorAt = i;
+        const ev = Object.assign({ index: i }, m.detail);
+        ev.line = lineOf(this.cm, ev.func, ev.pc);
+        m.wantDetail = false;
+        return ev;
+      });
     }
 
     /// Events `from .. to` (exclusive), fully described, in one pass.
     events(from, to) {
       const out = [];
-      to = Math.min(to, this.count);
-      if (from >= to) return out;
-      const m = this.machineAfter(from - 1, false);
-      m.wantDetail = true;
-      for (let i = from; i < to; i++) {
-        m.next();
-        this.cursorAt = i;
-        const ev = Object.assign({ index: i }, m.detail);
-        ev.line = lineOf(this.cm, ev.func, ev.pc);
-        out.push(ev);
-      }
-      m.wantDetail = false;
+      this.forEach(from, to, false, (ev) => out.push(ev));
       return out;
+    }
+
+    /// Calls `fn(ev)` for events `from .. to` (exclusive), fully described,
+    /// in one pass. The values in `ev` are valid during the call only: a
+    /// later event may mutate them (nothing is copied to keep them).
+    forEachEvent(from, to, fn) {
+      this.forEach(from, to, true, fn);
+    }
+
+    forEach(from, to, transient, fn) {
+      to = Math.min(to, this.count);
+      if (from >= to) return;
+      let done = from;
+      // Events already given to `fn` are not given again on a retry.
+      this.retry((fresh) => {
+        const m = this.machineAfter(done - 1, fresh);
+        m.wantDetail = true;
+        m.transient = transient;
+        try {
+          for (let i = done; i < to; i++) {
+            this.cursorAt = -2;
+            m.next();
+            this.cursorAt = i;
+            const ev = Object.assign({ index: i }, m.detail);
+            ev.line = lineOf(this.cm, ev.func, ev.pc);
+            done = i + 1;
+            fn(ev);
+          }
+        } finally {
+          m.wantDetail = false;
+          m.transient = false;
+        }
+      });
     }
 
     /// The state after event `i`: the call stack, top last, each frame with
     /// its function, pc, line and register values (values are shared, never
     /// mutated afterwards).
     state(i) {
-      const m = this.machineAfter(i, false);
+      const m = this.retry((fresh) => this.machineAfter(i, fresh));
       const frames = m.frames.map((f, depth) => {
         const fn = this.cm.funcs[f.func];
         const regs = [];

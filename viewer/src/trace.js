@@ -31,6 +31,14 @@
 // can count exactly is checked (appends and pushes, see `Machine.charge`):
 // the Rust reader also charges copy-on-write copies of shared values.
 //
+// Reader caps (the Rust reader's `Reader::open_capped`): a header that
+// records a limit above the viewer's cap for it is refused before any event
+// (`over_reader_cap`), and everything the machine allocates without bytes
+// of the trace (pushes, appends, every copy-on-write copy it makes,
+// snapshots) is charged to its own `alloc_bytes` cap (`reader_alloc_cap`,
+// see `Machine.take`), so a small hostile trace cannot make the page build
+// gigabytes; so is the decompressed event stream (`reader_stream_cap`). The caps default to the CLI's run limits (`DEFAULT_CAPS`).
+//
 // A classic script: in a browser or worker it defines `Chronicle.trace`;
 // under Node it is a CommonJS module.
 (function (root, factory) {
@@ -87,6 +95,36 @@
   /// What one element pushed onto an array costs against `alloc_bytes`, by
   /// array class (int, bool, ref): `alloc_cost` in crates/chronicle-core/src/limits.rs.
   const ELEMENT_COST = [8, 1, 16];
+  /// The fixed cost of one string or array object (`alloc_cost::OBJECT`).
+  const OBJECT_COST = 32;
+
+  /// The viewer's caps by default: the limits of a CLI run without
+  /// `--unbounded` (`Limits::DEFAULT` in crates/chronicle-core/src/limits.rs).
+  const DEFAULT_CAPS = Object.freeze({
+    instructions: 5000000n, call_depth: 128n, registers: 256n, array_len: 100000n,
+    string_bytes: 1048576n, alloc_bytes: 268435456n,
+  });
+  /// No cap at all (`Limits::UNBOUNDED`): only for traces the user trusts.
+  const UNBOUNDED_CAPS = Object.freeze(Object.fromEntries(LIMIT_NAMES.map((n) => [n, U64_MAX])));
+
+  /// The caps `given` describes, as six BigInts: `DEFAULT_CAPS` with the
+  /// limits `given` names replaced (BigInt, integer Number or decimal
+  /// string, 0 to 2^64 - 1). Throws a RangeError naming a bad one.
+  function capsFrom(given) {
+    const out = Object.assign({}, DEFAULT_CAPS);
+    for (const [name, v] of Object.entries(given || {})) {
+      if (!LIMIT_NAMES.includes(name)) throw new RangeError(`unknown cap ${name}`);
+      let b = null;
+      if (typeof v === 'bigint') b = v;
+      else if (typeof v === 'number' && Number.isSafeInteger(v)) b = BigInt(v);
+      else if (typeof v === 'string' && /^[0-9]{1,20}$/.test(v)) b = BigInt(v);
+      if (b === null || b < 0n || b > U64_MAX) {
+        throw new RangeError(`the ${name} cap must be a whole number from 0 to ${U64_MAX}, not ${String(v)}`);
+      }
+      out[name] = b;
+    }
+    return out;
+  }
 
   /// The error of a step whose allocations pass the recorded `alloc_bytes`.
   const ALLOC_BEYOND = 'allocations beyond the recorded alloc_bytes limit';
@@ -111,7 +149,8 @@
     }
 
     /// How the viewer presents it: `not-a-trace`, `truncated`, `integrity`,
-    /// `unsupported` or `malformed`.
+    /// `unsupported`, `reader-cap` (the viewer's own caps stopped it: the
+    /// trace may be intact) or `malformed`.
     get category() {
       return category(this.kind);
     }
@@ -130,6 +169,9 @@
       case 'footer_mismatch':
       case 'final_hash_mismatch':
       case 'trailing_bytes': return 'integrity';
+      case 'over_reader_cap':
+      case 'reader_alloc_cap':
+      case 'reader_stream_cap': return 'reader-cap';
       default: return 'malformed';
     }
   }
@@ -146,6 +188,10 @@
     badChunk: (chunk, what, at) => new TraceError('bad_chunk', `malformed chunk ${chunk}: ${what}`, at, { chunk }),
     badEvent: (event, what, at) => new TraceError('bad_event', `malformed event #${event}: ${what}`, at, { event }),
     badFooter: (what, at) => new TraceError('bad_footer', `bad footer: ${what}`, at),
+    overCap: (limit, recorded, cap, at) => new TraceError('over_reader_cap',
+      `the trace's recorded ${limit} limit ${recorded} is above this reader's cap ${cap}`, at, { limit, recorded, cap }),
+    allocCap: (event, cap, at) => new TraceError('reader_alloc_cap',
+      `reading event #${event} needs more than this reader's alloc_bytes cap of ${cap} bytes`, at, { event, cap }),
   };
 
   function unsupported(found, supported, what) {
@@ -220,8 +266,13 @@
     return a.c === A_REF ? a.items.pop() : arrGet(a, a.n);
   }
 
-  function arrClone(a) {
-    return { c: a.c, items: a.c === A_REF ? a.items.slice() : a.items.slice(0, a.n), n: a.n, s: false };
+  /// A copy of array `a`, unshared, with room for `extra` more elements
+  /// (so that a push after a copy does not allocate twice the length).
+  function arrClone(a, extra) {
+    if (a.c === A_REF) return { c: a.c, items: a.items.slice(), n: a.n, s: false };
+    const items = new a.items.constructor(a.n + (extra || 0));
+    items.set(a.items.subarray(0, a.n));
+    return { c: a.c, items, n: a.n, s: false };
   }
 
   /// The elements of array `a` as a JS array of values.
@@ -484,9 +535,13 @@
 
   // ---------------------------------------------------------------- header
 
-  /// Reads the preamble and the header of `bytes` (a whole file). Returns
-  /// the header, the code map, the header hash and where the chunks start.
-  function readHeader(bytes) {
+  /// Reads the preamble and the header of `bytes` (a whole file) under
+  /// `caps` (see `capsFrom`; default `DEFAULT_CAPS`): a recorded limit above
+  /// its cap is refused, the first one in header order, except the
+  /// `alloc_bytes` that a version 1 trace does not record. Returns the
+  /// header, the code map, the header hash and where the chunks start.
+  function readHeader(bytes, caps) {
+    caps = caps || DEFAULT_CAPS;
     const got = Math.min(bytes.length, 10);
     for (let i = 0; i < Math.min(got, 8); i++) {
       if (bytes[i] !== MAGIC[i]) {
@@ -515,6 +570,11 @@
       throw new TraceError('header_hash_mismatch', 'header checksum mismatch: the header was altered or corrupted', fieldsEnd);
     }
     const parsed = decodeFields(bytes, fieldsAt, fieldsEnd, version);
+    for (const name of LIMIT_NAMES) {
+      const unrecorded = version === 1 && name === 'alloc_bytes';
+      const recorded = parsed.header.limits[name];
+      if (!unrecorded && recorded > caps[name]) throw err.overCap(name, recorded, caps[name], fieldsAt);
+    }
     parsed.headerHash = blake3.toHex(headerHash);
     parsed.headerEnd = fieldsEnd + 32;
     parsed.formatVersion = version;
@@ -763,9 +823,11 @@
 
   /// Follows the run through the code map, one event at a time (section 6),
   /// with the Rust reader's checks. `at(pos)` gives the file offset of the
-  /// chunk holding stream position `pos`, for error messages.
+  /// chunk holding stream position `pos`, for error messages. `allocCap`
+  /// (a BigInt, default the `alloc_bytes` of `DEFAULT_CAPS`) is the reader's
+  /// own cap on what the machine allocates without bytes of the trace.
   class Machine {
-    constructor(codeMap, limits, stream, streamEnd, at) {
+    constructor(codeMap, limits, stream, streamEnd, at, allocCap) {
       this.cm = codeMap;
       this.lim = {};
       for (const name of LIMIT_NAMES) {
@@ -776,6 +838,14 @@
       /// as the viewer counts it: appended bytes and pushed elements, not
       /// copy-on-write copies (see `charge`).
       this.allocLeft = this.lim.alloc_bytes;
+      /// The reader's cap, and what the machine may still allocate under
+      /// it: every push, append and copy it actually makes (see `take`).
+      this.capBytes = allocCap === undefined ? DEFAULT_CAPS.alloc_bytes : allocCap;
+      this.capLeft = this.capBytes > 0x1fffffffffffffn ? Infinity : Number(this.capBytes);
+      /// What snapshots may still cost, in all (the cap, once), and what
+      /// they have added to `capLeft` so far: see `snapshot`.
+      this.raiseLeft = this.capLeft;
+      this.raised = 0;
       this.stream = stream;
       this.streamEnd = streamEnd;
       this.at = at;
@@ -797,6 +867,9 @@
       this.pc = 0;
       /// When true, `detail` describes each event fully (values included).
       this.wantDetail = false;
+      /// When true as well, the values in `detail` are not marked shared:
+      /// they are valid only until the next event (no copy is made for them).
+      this.transient = false;
       this.detail = null;
       this.appendCache = { s: null, bytes: 0 };
     }
@@ -810,8 +883,35 @@
       return err.badEvent(this.events, what, this.at(Math.max(this.c.pos - 1, 0)));
     }
 
-    /// A copy of the whole state (arrays are marked shared, not copied).
-    snapshot() {
+    /// A copy of the whole state (arrays are marked shared, not copied), or
+    /// null if the snapshots' allowance cannot pay for it (unless `force`).
+    ///
+    /// A snapshot costs its tables (predictors, the register list, the
+    /// frames), the trimming of spare capacity, and what it shares (see
+    /// `newlyShared`: each array it newly holds may be copied once by a
+    /// later mutation). It is paid from `raiseLeft` (the cap, once in all)
+    /// and raises `capLeft` by what it shares, so the copies it causes do
+    /// not eat the run's allowance: the machine and its snapshots allocate
+    /// at most twice the cap. A snapshot beyond that is skipped: random
+    /// access gets slower, the memory stays bounded. `force` (the first
+    /// snapshot) pays from `capLeft` instead, and fails as any allocation
+    /// does.
+    snapshot(force) {
+      const tables = 8 * (this.preds.length + this.regs.length) + 32 * this.frames.length + 64;
+      const budget = force ? this.capLeft : this.raiseLeft;
+      let trim = 0;
+      for (const v of this.regs) {
+        if (isArray(v) && v.c !== A_REF && v.items.length > v.n) trim += v.n * ELEMENT_COST[v.c];
+      }
+      const held = newlyShared(this.regs, this.phaseValue);
+      if (!(tables + trim + held <= budget) && !force) return null;
+      if (force) {
+        this.take(tables + trim + held);
+      } else {
+        this.raiseLeft -= tables + trim + held;
+      }
+      this.capLeft += held;
+      this.raised += held;
       for (const v of this.regs) {
         if (!isArray(v)) continue;
         v.s = true;
@@ -830,10 +930,15 @@
         phaseValue: this.phaseValue,
         pending: this.pending && Object.assign({}, this.pending),
         allocLeft: this.allocLeft,
+        capLeft: this.capLeft,
+        raised: this.raised,
       };
     }
 
-    restore(s) {
+    /// Puts the machine back in a state `snapshot` took. `later` (bytes)
+    /// is what snapshots taken after it added to the allowance: a machine
+    /// that decodes on from here may then copy what the first pass did.
+    restore(s, later) {
       this.c.pos = s.pos;
       this.events = s.events;
       this.steps = s.steps;
@@ -844,6 +949,12 @@
       this.phaseValue = s.phaseValue;
       this.pending = s.pending && Object.assign({}, s.pending);
       this.allocLeft = s.allocLeft;
+      // What the snapshot granted for sharing with it covers the restored
+      // state, which shares the same values again; a restored machine
+      // takes no snapshot.
+      this.capLeft = s.capLeft + (later || 0);
+      this.raiseLeft = 0;
+      this.raised = s.raised;
       this.appendCache = { s: null, bytes: 0 };
     }
 
@@ -907,7 +1018,9 @@
       this.kind = RETURN;
       this.func = top.func;
       this.pc = pc;
-      if (this.wantDetail) this.detail = { kind: RETURN, func: top.func, pc: this.pc, value: share(value) };
+      if (this.wantDetail) {
+        this.detail = { kind: RETURN, func: top.func, pc: this.pc, value: this.transient ? value : share(value) };
+      }
     }
 
     /// Takes `cost` bytes from the recorded `alloc_bytes`; false (nothing
@@ -926,17 +1039,36 @@
       return true;
     }
 
+    /// Takes `cost` bytes from the reader's own allowance (`capLeft`), or
+    /// stops decoding with `reader_alloc_cap` naming this event and the
+    /// cap. Charged, in the figures of `alloc_cost`: the bytes an append
+    /// adds, the element a push adds, and the contents of every array the
+    /// machine copies (copy-on-write, whenever it may be shared: with the
+    /// run's other registers, with snapshots, or with events handed out).
+    /// Strings are never copied: JavaScript strings are immutable and an
+    /// append makes a rope that shares the old one.
+    take(cost) {
+      if (cost > this.capLeft) throw err.allocCap(this.events, this.capBytes, this.at(Math.max(this.c.pos - 1, 0)));
+      this.capLeft -= cost;
+    }
+
+    /// What copying array `a` costs if it is shared, else 0.
+    copyCost(a) {
+      return a.s ? a.n * ELEMENT_COST[a.c] : 0;
+    }
+
     int(b, r) {
       const v = this.regs[b + r];
       return typeof v === 'bigint' ? v : -1n;
     }
 
-    /// The array in register `r` of the frame at `b`, made unique first.
-    array(b, r) {
+    /// The array in register `r` of the frame at `b`, made unique first
+    /// (with room for `extra` more elements).
+    array(b, r, extra) {
       let v = this.regs[b + r];
       if (!isArray(v)) return null;
       if (v.s) {
-        v = arrClone(v);
+        v = arrClone(v, extra);
         this.regs[b + r] = v;
       }
       return v;
@@ -1020,6 +1152,7 @@
             cache.bytes = oldBytes + n;
           }
           if (!this.charge(n)) throw this.bad(ALLOC_BEYOND);
+          this.take(n);
           this.regs[b + o0] = joined;
           break;
         }
@@ -1040,20 +1173,25 @@
         }
         case E.PUSH: {
           const x = share(this.regs[b + o1]);
-          const arr = this.array(b, o0);
-          if (arr === null) throw this.bad('a push that failed');
-          // As in the Rust reader: the allocation is charged before the
-          // length and the element are checked.
-          if (!this.charge(ELEMENT_COST[arr.c])) throw this.bad(ALLOC_BEYOND);
-          if (arr.n >= this.lim.array_len || !fitsClass(arr.c, x)) throw this.bad('a push that failed');
-          arrPush(arr, x);
+          const cur = this.regs[b + o0];
+          if (!isArray(cur)) throw this.bad('a push that failed');
+          // As in the Rust reader: the allocation is charged (the recorded
+          // limit, then the reader's cap) before the length and the
+          // element are checked.
+          const grow = ELEMENT_COST[cur.c];
+          if (!this.charge(grow)) throw this.bad(ALLOC_BEYOND);
+          this.take(this.copyCost(cur) + grow);
+          if (cur.n >= this.lim.array_len || !fitsClass(cur.c, x)) throw this.bad('a push that failed');
+          arrPush(this.array(b, o0, 1), x);
           break;
         }
         case E.SET: {
           const idx = this.int(b, o1);
           const x = share(this.regs[b + o2]);
           const cur = this.regs[b + o0];
-          if (!isArray(cur) || idx < 0n || idx >= BigInt(cur.n) || !fitsClass(cur.c, x)) {
+          if (!isArray(cur)) throw this.bad('an element write that failed');
+          this.take(this.copyCost(cur));
+          if (idx < 0n || idx >= BigInt(cur.n) || !fitsClass(cur.c, x)) {
             throw this.bad('an element write that failed');
           }
           arrSet(this.array(b, o0), Number(idx), x);
@@ -1061,7 +1199,9 @@
         }
         case E.POP: {
           const cur = this.regs[b + o1];
-          if (!isArray(cur) || cur.n === 0) throw this.bad('a pop that failed');
+          if (!isArray(cur)) throw this.bad('a pop that failed');
+          this.take(this.copyCost(cur));
+          if (cur.n === 0) throw this.bad('a pop that failed');
           this.regs[b + o0] = share(arrPop(this.array(b, o1)));
           break;
         }
@@ -1109,6 +1249,7 @@
         default:
           regs = [];
       }
+      if (this.transient) return regs.map((r) => [r, this.regs[b + r]]);
       return regs.map((r) => [r, share(this.regs[b + r])]);
     }
 
@@ -1225,6 +1366,18 @@
     }
   }
 
+  /// What the copy-on-write copies that a snapshot of `regs` and `extra`
+  /// can cause cost: the contents of each array in them not yet shared.
+  /// Only those: an array already shared is copied when mutated whether or
+  /// not a snapshot holds it, and an array inside another one is always
+  /// copied before it is mutated (an element read shares it).
+  function newlyShared(regs, extra) {
+    let cost = 0;
+    for (const v of regs) if (isArray(v) && !v.s) cost += OBJECT_COST + v.n * ELEMENT_COST[v.c];
+    if (isArray(extra) && !extra.s) cost += OBJECT_COST + extra.n * ELEMENT_COST[extra.c];
+    return cost;
+  }
+
   function fitsClass(c, x) {
     if (c === A_INT) return typeof x === 'bigint';
     if (c === A_BOOL) return typeof x === 'boolean';
@@ -1243,10 +1396,15 @@
   /// decompresses. Returns { stream, size, chunks: [{at, rawStart, rawLen,
   /// lz4}], footer, footerAt, after (offset after the footer), error }.
   /// `error` is the first framing or integrity error, if any; everything
-  /// in `stream` up to `size` comes from chunks that verified.
-  function* readFrames(bytes, start, headerHash) {
+  /// in `stream` up to `size` comes from chunks that verified. The stream
+  /// holds at most `MAX_STREAM` bytes and at most `allocCap` (a BigInt, the
+  /// reader's `alloc_bytes` cap: LZ4 chunks expand up to 255 times, so a
+  /// small file could otherwise make the viewer build a large stream).
+  function* readFrames(bytes, start, headerHash, allocCap) {
+    const capped = allocCap !== undefined && allocCap < BigInt(MAX_STREAM);
+    const most = capped ? Number(allocCap) : MAX_STREAM;
     // Grown by doubling as chunks arrive; LZ4 chunks expand 2-10 times.
-    let stream = new Uint8Array(Math.min(Math.max(bytes.length * 3, 1 << 16), 1 << 28));
+    let stream = new Uint8Array(Math.min(Math.max(bytes.length * 3, 1 << 16), 1 << 28, Math.max(most, 1)));
     let size = 0;
     const chunks = [];
     let chain = headerHash;
@@ -1296,10 +1454,15 @@
           throw new TraceError('hash_mismatch', 'hash chain mismatch', at, { chunk: k });
         }
         if (size + rawLen > stream.length) {
+          if (size + rawLen > most && capped) {
+            throw new TraceError('reader_stream_cap',
+              `the event stream up to chunk ${k} needs ${size + rawLen} bytes, more than this reader's alloc_bytes cap of ${allocCap} bytes`,
+              at, { chunk: k, cap: allocCap });
+          }
           if (size + rawLen > MAX_STREAM) {
             throw new TraceError('too_large', `event stream size ${size + rawLen} exceeds the maximum ${MAX_STREAM}`, at);
           }
-          const bigger = new Uint8Array(Math.min(Math.max(stream.length * 2, size + rawLen), MAX_STREAM));
+          const bigger = new Uint8Array(Math.min(Math.max(stream.length * 2, size + rawLen), most));
           bigger.set(stream.subarray(0, size));
           stream = bigger;
         }
@@ -1335,32 +1498,38 @@
   ///   { ok, error: null | { kind, category, message, offset, ... },
   ///     header, codeMap, headerHash, footer, verified (the whole file is
   ///     intact), stream, eventCount, steps, kinds, funcs, pcs, depths,
-  ///     calls (capability events), traps, end, snapshots, snapEvery,
-  ///     chunkCount, lz4Chunks, fileSize, timings }
+  ///     calls (capability events), traps, end, snapshots, snapshotAt,
+  ///     snapEvery, raised, caps, chunkCount, lz4Chunks, fileSize, timings }
   ///
   /// `header` is null when the header itself cannot be trusted; otherwise
   /// the events before the first error are present (from verified chunks).
+  ///
+  /// `options.caps`: the viewer's caps (see `capsFrom`; default
+  /// `DEFAULT_CAPS`), kept in the result as `caps`. `options.snapEvery`:
+  /// events between snapshots (a snapshot the allowance cannot pay for is
+  /// skipped, so `snapshots` holds their event indices in `snapshotAt`).
   function* loadTrace(bytes, options) {
     options = options || {};
+    const caps = capsFrom(options.caps);
     const t0 = now();
     const data = {
       ok: false, error: null, header: null, codeMap: null, headerHash: null, formatVersion: null, footer: null,
       verified: false, fileSize: bytes.length, stream: new Uint8Array(0), eventCount: 0, steps: 0,
       kinds: new Uint8Array(0), funcs: new Uint16Array(0), pcs: new Uint16Array(0),
       depths: new Uint16Array(0), calls: [], traps: [], end: null, snapshots: [],
-      snapEvery: 0, chunkCount: 0, lz4Chunks: 0, timings: {},
+      snapEvery: 0, snapshotAt: [], raised: 0, chunkCount: 0, lz4Chunks: 0, timings: {}, caps,
     };
     const fail = (e) => {
       if (!(e instanceof TraceError)) throw e;
       data.error = {
         kind: e.kind, category: e.category, message: e.message, text: e.text, offset: e.offset,
-        chunk: e.chunk, event: e.event,
+        chunk: e.chunk, event: e.event, limit: e.limit, recorded: e.recorded, cap: e.cap,
       };
       return data;
     };
     let parsed;
     try {
-      parsed = readHeader(bytes);
+      parsed = readHeader(bytes, caps);
     } catch (e) {
       return fail(e);
     }
@@ -1369,7 +1538,7 @@
     data.headerHash = parsed.headerHash;
     data.formatVersion = parsed.formatVersion;
     const headerHash = bytes.subarray(parsed.headerEnd - 32, parsed.headerEnd);
-    const frames = yield* readFrames(bytes, parsed.headerEnd, headerHash);
+    const frames = yield* readFrames(bytes, parsed.headerEnd, headerHash, caps.alloc_bytes);
     data.timings.verify = now() - t0;
     data.chunkCount = frames.chunks.length;
     data.lz4Chunks = frames.chunks.filter((c) => c.lz4).length;
@@ -1394,15 +1563,22 @@
       }
       return chunks[lo].at;
     };
-    const m = new Machine(parsed.codeMap, parsed.header.limits, data.stream, data.stream.length, at);
+    const m = new Machine(parsed.codeMap, parsed.header.limits, data.stream, data.stream.length, at, caps.alloc_bytes);
     m.openedPaths = parsed.formatVersion >= OPENED_PATHS_SINCE;
     const expected = frames.footer ? Number(frames.footer.events) : 0;
-    let cap = Math.max(16, Math.min(expected || 0, 2 * data.stream.length + 2));
+    // The footer's count is not trusted yet: the arrays start at most at
+    // what the stream and the recorded instruction limit allow (at most
+    // three events per step: the step, an implied enter or return or a
+    // capability call, and the end), and at most 4 Mi entries; they grow
+    // with the events actually decoded.
+    const most = Math.min(2 * data.stream.length + 2, 3 * m.lim.instructions + 3, 1 << 22);
+    let cap = Math.max(16, Math.min(expected || 0, most));
     let kinds = new Uint8Array(cap), funcs = new Uint16Array(cap), pcs = new Uint16Array(cap), depths = new Uint16Array(cap);
     const snapEvery = options.snapEvery || Math.max(1024, Math.ceil((expected || 0) / 1000));
     data.snapEvery = snapEvery;
     const snapshots = data.snapshots;
     const finish = (e) => {
+      data.raised = m.raised;
       data.eventCount = m.events;
       data.steps = m.steps;
       data.kinds = kinds.slice(0, m.events);
@@ -1421,7 +1597,11 @@
       while (true) {
         const n = m.events;
         if (n % snapEvery === 0) {
-          snapshots.push(m.snapshot());
+          const snap = m.snapshot(n === 0);
+          if (snap !== null) {
+            snapshots.push(snap);
+            data.snapshotAt.push(n);
+          }
           if (n >= sliceEnd) {
             sliceEnd = n + 20000;
             yield { phase: 'decode', done: n, total: expected || n };
@@ -1515,5 +1695,6 @@
     formatValue, quote, typeName, valuesEqual, conforms, share, arrValues,
     KIND_NAMES, ENTER, STEP, RETURN, CAPABILITY, TRAP, END, EFFECTS: E,
     FORMAT_VERSION, OLDEST_FORMAT_VERSION, OPENED_PATHS_SINCE, MAX_OPENED_PATH, LIMIT_NAMES, ALLOC_BEYOND,
+    DEFAULT_CAPS, UNBOUNDED_CAPS, capsFrom,
   };
 });

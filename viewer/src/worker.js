@@ -26,8 +26,8 @@ function buffers(root) {
 }
 
 self.onmessage = (e) => {
-  const { id, bytes } = e.data;
-  const it = self.Chronicle.trace.loadTrace(new Uint8Array(bytes));
+  const { id, bytes, caps } = e.data;
+  const it = self.Chronicle.trace.loadTrace(new Uint8Array(bytes), { caps });
   let last = 0;
   let r = it.next();
   while (!r.done) {

@@ -55,21 +55,38 @@ function makeTraces(bin, dir, options) {
   return out;
 }
 
-/// `chronicle inspect FILE --json [--events 0..]`, parsed.
-function inspect(bin, file, events) {
-  const args = ['inspect', file, '--json'];
+/// Whether `chronicle inspect` reads under reader caps (it then takes
+/// `--unbounded` and the `--max-*` flags); asked once per binary.
+const capable = new Map();
+function inspectHasCaps(bin) {
+  if (!capable.has(bin)) {
+    const help = execFileSync(bin, ['inspect', '--help'], { cwd: ROOT }).toString('utf8');
+    capable.set(bin, /--unbounded\b/.test(help));
+  }
+  return capable.get(bin);
+}
+
+/// The arguments that make `chronicle inspect` read without caps, as the
+/// viewer does with `T.UNBOUNDED_CAPS` (none if it has no caps).
+function uncapped(bin) {
+  return inspectHasCaps(bin) ? ['--unbounded'] : [];
+}
+
+/// `chronicle inspect FILE --json [--events 0..] [EXTRA...]`, parsed.
+function inspect(bin, file, events, extra) {
+  const args = ['inspect', file, '--json', ...(extra || [])];
   if (events) args.push('--events', '0..');
   const text = execFileSync(bin, args, { cwd: ROOT, maxBuffer: 1 << 30 }).toString('utf8');
   return JSON.parse(text);
 }
 
-/// The Rust reader's verdict on FILE, from `chronicle inspect FILE --json`:
-/// ['ok' or the error message (as the viewer's TraceError words it), the
-/// events read before it].
-function rustVerdict(bin, file) {
+/// The Rust reader's verdict on FILE, from `chronicle inspect FILE --json
+/// [EXTRA...]`: ['ok' or the error message (as the viewer's TraceError
+/// words it), the events read before it].
+function rustVerdict(bin, file, extra) {
   let out;
   try {
-    out = execFileSync(bin, ['inspect', file, '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    out = execFileSync(bin, ['inspect', file, '--json', ...(extra || [])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     // Exit 3: not intact (JSON when the header was read, else only stderr);
     // exit 2: not a trace this build reads.
@@ -87,7 +104,7 @@ function rustVerdict(bin, file) {
   return ['ok', j.events_total];
 }
 
-module.exports = { ROOT, chronicleBin, makeTraces, inspect, rustVerdict };
+module.exports = { ROOT, chronicleBin, makeTraces, inspect, rustVerdict, inspectHasCaps, uncapped };
 
 if (require.main === module) {
   const bin = chronicleBin();

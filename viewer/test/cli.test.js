@@ -13,7 +13,8 @@ const fs = require('node:fs');
 const T = require('../src/trace.js');
 const { TraceView } = require('../src/model.js');
 const fx = require('../test-support/fixtures.js');
-const { chronicleBin, makeTraces, inspect, rustVerdict } = require('../test-support/traces.js');
+const traceSupport = require('../test-support/traces.js');
+const { chronicleBin, makeTraces, uncapped } = traceSupport;
 const { execFileSync } = require('node:child_process');
 const { rewrite, limitsOf } = require('../test-support/rewrite.js');
 
@@ -22,6 +23,12 @@ if (!bin && process.env.CI) {
   test('CHRONICLE_BIN is set under CI', () => assert.fail('set CHRONICLE_BIN to the chronicle binary'));
 }
 const skip = bin ? false : 'CHRONICLE_BIN is not set: skipping the comparison with `chronicle inspect --json`';
+
+// Both readers read without caps here, so that rewritten headers with any
+// limits are compared (test/caps.test.js compares the caps themselves).
+const OPEN = { caps: T.UNBOUNDED_CAPS };
+const inspect = (b, file, events) => traceSupport.inspect(b, file, events, uncapped(b));
+const rustVerdict = (b, file) => traceSupport.rustVerdict(b, file, uncapped(b));
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -64,9 +71,10 @@ function eventJson(view, ev) {
 
 /// Compares everything the viewer decodes with what the CLI printed.
 function compare(bytes, cli, label) {
-  const data = T.loadTraceSync(bytes);
+  const data = T.loadTraceSync(bytes, OPEN);
   assert.equal(data.error, null, `${label}: ${data.error && data.error.message}`);
-  assert.deepEqual(cli.integrity, { ok: true, error: null, offset: null });
+  const { ok, error, offset } = cli.integrity;
+  assert.deepEqual({ ok, error, offset }, { ok: true, error: null, offset: null });
   const h = data.header;
   const enc = new TextEncoder();
   const header = {
@@ -140,7 +148,7 @@ function inTemp(f) {
 
 /// The viewer's verdict on bytes, in `rustVerdict`'s shape.
 function jsVerdict(bytes) {
-  const data = T.loadTraceSync(bytes);
+  const data = T.loadTraceSync(bytes, OPEN);
   return [data.error ? data.error.message : 'ok', data.eventCount];
 }
 
@@ -314,4 +322,42 @@ test('alloc_bytes altered in the header, values shared: the viewer and the Rust 
     if (ALLOC_BEYOND.test(rust[0])) refused++;
   }
   assert.ok(refused > 5, `${refused} limits refused for allocations by both`);
+}));
+
+test('with the default caps, the viewer and `chronicle inspect` refuse the same traces for the same cap', { skip: skip || (!traceSupport.inspectHasCaps(bin) && '`chronicle inspect` has no reader caps in this build') }, () => inTemp((dir) => {
+  const hostile = path.join(ROOT, 'crates', 'chronicle-core', 'tests', 'golden', 'hostile');
+  // A header over each cap in turn, and the unbounded bomb: the same
+  // refusal, word for word, before any event.
+  const v2 = fx.bytes('kitchen-sink.ctrace');
+  const six = limitsOf(v2);
+  const cases = T.LIMIT_NAMES.map((name, k) => {
+    const limits = six.slice();
+    limits[k] = T.DEFAULT_CAPS[name] + 1n;
+    return [`${name} one over its cap`, rewrite(v2, { limits })];
+  });
+  cases.push(['cow-push-unbounded', new Uint8Array(fs.readFileSync(path.join(hostile, 'cow-push-unbounded.ctrace')))]);
+  for (const [label, bytes] of cases) {
+    const file = path.join(dir, 'over.ctrace');
+    fs.writeFileSync(file, bytes);
+    const [rust, rustEvents] = traceSupport.rustVerdict(bin, file);
+    const data = T.loadTraceSync(bytes);
+    assert.equal(data.error && data.error.kind, 'over_reader_cap', label);
+    // The CLI names no offset for a refusal before any event.
+    assert.deepEqual([data.error.text, data.eventCount], [rust.replace(/ \(at byte \d+\)$/, ''), rustEvents], label);
+  }
+  // The default-limits bomb: both stop at their alloc_bytes cap (at events
+  // of their own: the viewer also charges its snapshots, and copies
+  // whenever a value may be shared, the Rust reader when it is).
+  const file = path.join(hostile, 'cow-push-default.ctrace');
+  const [rust, rustEvents] = traceSupport.rustVerdict(bin, file);
+  const capError = /^reading event #(\d+) needs more than this reader's alloc_bytes cap of 268435456 bytes \(at byte \d+\)$/;
+  assert.match(rust, capError);
+  assert.equal(Number(capError.exec(rust)[1]), rustEvents);
+  const data = T.loadTraceSync(new Uint8Array(fs.readFileSync(file)));
+  assert.match(data.error.message, capError);
+  // Lifted caps on both sides read a header over the defaults alike.
+  const [, over] = cases[0];
+  const lifted = path.join(dir, 'lifted.ctrace');
+  fs.writeFileSync(lifted, over);
+  assert.deepEqual(jsVerdict(over), rustVerdict(bin, lifted));
 }));

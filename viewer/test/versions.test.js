@@ -65,9 +65,12 @@ test('format version 2: six limits, the same events', () => {
     assert.deepEqual(Object.keys(data.header.limits), T.LIMIT_NAMES);
     assert.deepEqual(eventsOf(data), fx.json(`${name}.expected.json.gz`).events, name);
   }
-  // The largest value a varint holds: read exactly (a BigInt).
-  const data = T.loadTraceSync(asV2(fx.bytes('golden-audit.ctrace'), U64_MAX));
+  // The largest value a varint holds: read exactly (a BigInt), by a
+  // reader without caps; the default caps refuse it.
+  const huge = asV2(fx.bytes('golden-audit.ctrace'), U64_MAX);
+  const data = T.loadTraceSync(huge, { caps: T.UNBOUNDED_CAPS });
   assert.equal(data.header.limits.alloc_bytes, U64_MAX);
+  assert.equal(T.loadTraceSync(huge).error.kind, 'over_reader_cap');
 });
 
 test('the limits field holds exactly as many limits as the version says', () => {
@@ -244,10 +247,12 @@ test('alloc_bytes: appends and pushes are charged; the trace is refused at the s
   const view = new TraceView(data);
   const expected = fx.json('kitchen-sink.expected.json.gz').events;
   for (let i = view.count - 1; i >= 0; i -= 7) assert.deepEqual(fx.eventJson(view, view.event(i)), expected[i], `#${i}`);
-  // Format version 1 and the largest limit: nothing is ever refused.
+  // Format version 1 and the largest limit (read without caps): nothing
+  // is ever refused for the recorded limit.
+  const open = { caps: T.UNBOUNDED_CAPS };
   assert.equal(T.loadTraceSync(v1).error, null);
-  assert.equal(T.loadTraceSync(asV2(v1, U64_MAX)).error, null);
-  assert.equal(T.loadTraceSync(asV2(v1, 2 ** 53)).error, null);
+  assert.equal(T.loadTraceSync(asV2(v1, U64_MAX), open).error, null);
+  assert.equal(T.loadTraceSync(asV2(v1, 2 ** 53), open).error, null);
 });
 
 test('alloc_bytes: a push is charged before the array length is checked, as in the Rust reader', () => {
