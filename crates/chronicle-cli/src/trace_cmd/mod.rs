@@ -6,8 +6,15 @@
 //!   [`Recorder`] as the VM's observer, streaming to a temporary file in the
 //!   output's directory that is renamed into place once the footer is
 //!   written, also after a runtime error or a limit.
-//! - [`replay`]: core `replay_with` (no live host), logs from the recorded
-//!   `log.write` calls, the result printed as `run` prints it.
+//! - [`replay`]: core `replay_capped_with` (no live host), logs from the
+//!   recorded `log.write` calls, the result printed as `run` prints it.
+//!
+//! Every command that reads a trace reads it under the reader's caps
+//! ([`ReaderCapArgs`], `--max-*` and `--unbounded`), through the core's
+//! capped API: a header recording a limit above its cap is refused before
+//! any event (exit 2, see [`reader_cap_failure`]); reading that would
+//! allocate past `--max-alloc-bytes` stops as a trace that cannot be
+//! trusted stops (exit 3).
 //! - [`audit`] (`audit.rs`): integrity, replay and policy checks in one pass.
 //! - [`inspect`] (`inspect.rs`): header, statistics, raw events; the JSON
 //!   shape is documented in `docs/INSPECT_JSON.md`.
@@ -16,18 +23,17 @@ mod audit;
 mod inspect;
 mod report;
 
-use crate::args::RunArgs;
+use crate::args::{reader_cap_flag, ReaderCapArgs, RunArgs};
 use crate::commands::{print_outcome, Setup};
 use crate::failure::Failure;
 use crate::host;
 use crate::load::load_with_source;
 use chronicle_core::caps::Binding;
 use chronicle_core::trace::{
-    self, hex, NegotiatedEntry, Recorder, ReplayError, ReplayReport, TraceError, TraceErrorKind,
-    TraceHeader,
+    self, hex, NegotiatedEntry, Recorder, ReplayError, TraceError, TraceErrorKind, TraceHeader,
 };
 use chronicle_core::vm::CapabilityError;
-use chronicle_core::Value;
+use chronicle_core::{Limits, Value};
 use clap::Args;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -55,6 +61,9 @@ pub struct ReplayArgs {
     /// Print one JSON object (result or error) instead of a literal, as `run --json`.
     #[arg(long)]
     pub json: bool,
+    /// What reading the trace may cost.
+    #[command(flatten)]
+    pub caps: ReaderCapArgs,
 }
 
 /// `chronicle audit`.
@@ -65,6 +74,9 @@ pub struct AuditArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// What reading the trace may cost.
+    #[command(flatten)]
+    pub caps: ReaderCapArgs,
 }
 
 /// `chronicle inspect`.
@@ -79,6 +91,9 @@ pub struct InspectArgs {
     /// Print one JSON object (see docs/INSPECT_JSON.md).
     #[arg(long)]
     pub json: bool,
+    /// What reading the trace may cost.
+    #[command(flatten)]
+    pub caps: ReaderCapArgs,
 }
 
 /// `chronicle trace`: `run`, recording a trace of the run.
@@ -153,7 +168,8 @@ pub fn trace(args: &TraceArgs) -> Result<(), Failure> {
 /// `chronicle replay`: re-execute a trace with its recorded capability
 /// results; print the result as `run` would.
 pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
-    let (file, header) = open_trace(&args.trace)?;
+    let caps = args.caps.caps();
+    let (file, header) = open_trace(&args.trace, caps)?;
     let imports = header.imports;
     let mut on_call =
         |import: u16, call_args: &[Value], outcome: Result<&Value, &CapabilityError>| {
@@ -165,7 +181,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
                 eprintln!("[{}] {}", s(0), s(1));
             }
         };
-    let report = ReplayReport::replay_with(file, &mut on_call)
+    let report = trace::replay_capped_with(file, caps, &mut on_call)
         .map_err(|e| replay_failure(&args.trace, &e))?;
     eprintln!(
         "replay: {} events ({} instructions, {} capability calls answered from the trace) match the recording",
@@ -186,12 +202,17 @@ fn replay_failure(path: &Path, e: &ReplayError) -> Failure {
     }
 }
 
-/// A trace that cannot be read or trusted. Not a trace at all is an input
-/// error (exit 2); anything else means the file was altered or cut (exit 3).
+/// A trace that cannot be read or trusted. Not a trace at all, or a header
+/// recording a limit above the reader's cap, is an input error (exit 2);
+/// anything else means the file was altered or cut, or cannot be read
+/// within `--max-alloc-bytes` (exit 3).
 pub(crate) fn trace_failure(path: &Path, e: &TraceError) -> Failure {
     if not_a_trace(e) {
         return Failure::input(format!("{}: {e}", path.display()))
             .hint("pass a .ctrace file written by `chronicle trace`");
+    }
+    if let Some(failure) = reader_cap_failure(path, e) {
+        return failure;
     }
     let hint = if e.is_truncation() {
         "the trace is incomplete (an interrupted write?): record it again"
@@ -199,6 +220,39 @@ pub(crate) fn trace_failure(path: &Path, e: &TraceError) -> Failure {
         "the trace was altered or corrupted: do not trust it; record it again"
     };
     Failure::audit(format!("{}: integrity check failed: {e}", path.display())).hint(hint)
+}
+
+/// A trace refused for the reader's own caps, with the flag that raises the
+/// cap in question: a header recording a limit above its cap (exit 2: the
+/// command was asked to read less than the trace needs), or reading that
+/// would allocate more than `--max-alloc-bytes` (exit 3, as for a damaged
+/// trace: a trace of a run within its recorded limits never needs that);
+/// `None` for any other error.
+pub(crate) fn reader_cap_failure(path: &Path, e: &TraceError) -> Option<Failure> {
+    match e.kind {
+        TraceErrorKind::OverReaderCap {
+            limit, recorded, ..
+        } => Some(
+            Failure::input(format!("{}: {}", path.display(), e.kind)).hint(format!(
+                "if you trust this trace, raise the cap: {} {recorded} (or --unbounded to lift every cap)",
+                reader_cap_flag(limit)
+            )),
+        ),
+        TraceErrorKind::ReaderAllocCap { cap, .. } => Some(
+            Failure::audit(format!("{}: {e}", path.display())).hint(alloc_cap_hint(cap)),
+        ),
+        _ => None,
+    }
+}
+
+/// The hint for reading stopped at the `alloc_bytes` cap `cap`.
+pub(crate) fn alloc_cap_hint(cap: u64) -> String {
+    format!(
+        "the trace makes its reader allocate more than it records its run allowed, or it was \
+         recorded without that limit; if you trust it, raise --max-alloc-bytes (now {cap}, \
+         e.g. --max-alloc-bytes {})",
+        cap.saturating_mul(2)
+    )
 }
 
 /// Whether `e` says the input is not a trace (rather than a damaged one).
@@ -217,12 +271,14 @@ pub(crate) struct Opened {
     pub imports: Vec<String>,
 }
 
-/// Opens a trace for reading from its start, checking that it is one: an
-/// empty or unreadable file or a file that is not a trace is an input
-/// failure (exit 2); a damaged header is an integrity failure (exit 3).
-pub(crate) fn open_trace(path: &Path) -> Result<(BufReader<File>, Opened), Failure> {
+/// Opens a trace for reading from its start under the reader's `caps`,
+/// checking that it is one: an empty or unreadable file, a file that is not
+/// a trace or a header over a cap is an input failure (exit 2); a damaged
+/// header is an integrity failure (exit 3).
+pub(crate) fn open_trace(path: &Path, caps: Limits) -> Result<(BufReader<File>, Opened), Failure> {
     let file = open_file(path)?;
-    let reader = trace::Reader::open(BufReader::new(file)).map_err(|e| trace_failure(path, &e))?;
+    let reader = trace::Reader::open_capped(BufReader::new(file), caps)
+        .map_err(|e| trace_failure(path, &e))?;
     let imports = reader
         .module()
         .module()
