@@ -264,7 +264,6 @@ impl Report {
                 "ok": self.integrity.is_none() && self.events.is_some(),
                 "error": self.integrity,
                 "offset": self.integrity_offset,
-                "reader_cap": self.alloc_cap.is_some(),
                 "final_hash": self.final_hash.map(|h| hex(&h)),
             },
             "replay": {

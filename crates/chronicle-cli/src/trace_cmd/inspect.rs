@@ -107,11 +107,8 @@ pub fn inspect(args: &InspectArgs) -> Result<(), Failure> {
             })),
             "outcome": outcome_json,
             "integrity": match &error {
-                None => json!({ "ok": true, "error": null, "offset": null, "reader_cap": false }),
-                Some(e) => json!({
-                    "ok": false, "error": e.kind.to_string(), "offset": e.offset,
-                    "reader_cap": e.is_reader_cap(),
-                }),
+                None => json!({ "ok": true, "error": null, "offset": null }),
+                Some(e) => json!({ "ok": false, "error": e.kind.to_string(), "offset": e.offset }),
             },
             "events": range.as_ref().map(|_| listed),
         });
