@@ -2326,3 +2326,37 @@ fn reading_past_the_alloc_cap_stops_with_the_event_the_cap_and_the_flag() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn a_version_1_trace_reads_under_the_alloc_cap_and_names_the_flag_when_it_is_too_low() {
+    // A version 1 trace records no alloc_bytes: it is read, and replayed,
+    // under `--max-alloc-bytes`. Too low a cap stops it with the flag named.
+    let t = Path::new(&repo("crates/chronicle-core/tests/golden/v1/audit.ctrace")).to_path_buf();
+    assert_reads(&t, &[], 0);
+    let low = ["--max-alloc-bytes", "100"];
+    let hint = "raise --max-alloc-bytes (now 100, e.g. --max-alloc-bytes 1048576)";
+    for cmd in [READERS[1], READERS[2]] {
+        let out = read_trace(cmd, &t, &low);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{}: {err}", cmd[0]);
+        assert!(
+            err.contains("limit exceeded: alloc_bytes (limit 100)") && err.contains(hint),
+            "{}: {err}",
+            cmd[0]
+        );
+    }
+    let out = read_trace(&["audit", "--json"], &t, &low);
+    assert_eq!(out.status.code(), Some(3));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "fail", "{json}");
+    assert_eq!(json["replay"]["ok"], false, "{json}");
+    // The event reader stops at the cap where it copies or appends past it.
+    let out = read_trace(READERS[0], &t, &["--max-alloc-bytes", "10"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("needs more than this reader's alloc_bytes cap of 10 bytes")
+            && err.contains("--max-alloc-bytes"),
+        "{err}"
+    );
+}

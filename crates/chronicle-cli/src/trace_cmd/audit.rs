@@ -28,7 +28,9 @@
 //! (FAIL, exit 3), with a hint naming the flag.
 
 use super::report::{header_json, header_text, value_json};
-use super::{alloc_cap_hint, not_a_trace, open_file, serves, trace_failure, AuditArgs};
+use super::{
+    alloc_cap_hint, not_a_trace, open_file, serves, stopped_by_cap, trace_failure, AuditArgs,
+};
 use crate::commands::{error_json, print_line};
 use crate::failure::Failure;
 use crate::host::{self, HostConfig};
@@ -79,7 +81,12 @@ pub fn audit(args: &AuditArgs) -> Result<(), Failure> {
                 report.outcome = Some(r.outcome);
             }
             Err(ReplayError::Trace(e)) => report.integrity_failed(&e),
-            Err(ReplayError::Diverged(d)) => report.divergence = Some(d.to_string()),
+            Err(ReplayError::Diverged(d)) => {
+                if stopped_by_cap(&d, header.limits, caps) {
+                    report.alloc_cap = Some(caps.alloc_bytes);
+                }
+                report.divergence = Some(d.to_string());
+            }
         }
         report.header = Some((header, header_hash));
     }
@@ -111,7 +118,7 @@ struct Report {
     /// Why the trace's integrity failed, and where.
     integrity: Option<String>,
     integrity_offset: Option<u64>,
-    /// The reader's `alloc_bytes` cap, when reading stopped there.
+    /// The reader's `alloc_bytes` cap, when reading or the replay stopped there.
     alloc_cap: Option<u64>,
     divergence: Option<String>,
     /// Events and steps replayed (an intact, matching trace).

@@ -30,10 +30,11 @@ use crate::host;
 use crate::load::load_with_source;
 use chronicle_core::caps::Binding;
 use chronicle_core::trace::{
-    self, hex, NegotiatedEntry, Recorder, ReplayError, TraceError, TraceErrorKind, TraceHeader,
+    self, hex, Divergence, Event, NegotiatedEntry, Recorder, ReplayError, TraceError,
+    TraceErrorKind, TraceHeader,
 };
-use chronicle_core::vm::CapabilityError;
-use chronicle_core::{Limits, Value};
+use chronicle_core::vm::{CapabilityError, TrapKind};
+use chronicle_core::{Limit, Limits, Value};
 use clap::Args;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -170,7 +171,7 @@ pub fn trace(args: &TraceArgs) -> Result<(), Failure> {
 pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
     let caps = args.caps.caps();
     let (file, header) = open_trace(&args.trace, caps)?;
-    let imports = header.imports;
+    let (imports, recorded) = (header.imports, header.limits);
     let mut on_call =
         |import: u16, call_args: &[Value], outcome: Result<&Value, &CapabilityError>| {
             // What `log.write` printed when the trace was recorded.
@@ -182,7 +183,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
             }
         };
     let report = trace::replay_capped_with(file, caps, &mut on_call)
-        .map_err(|e| replay_failure(&args.trace, &e))?;
+        .map_err(|e| replay_failure(&args.trace, &e, recorded, caps))?;
     eprintln!(
         "replay: {} events ({} instructions, {} capability calls answered from the trace) match the recording",
         report.events, report.steps, report.capability_calls
@@ -194,12 +195,24 @@ pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
 
 /// A replay that failed: the trace's integrity (exit 3), a divergence
 /// (exit 3), or not a trace at all (exit 2).
-fn replay_failure(path: &Path, e: &ReplayError) -> Failure {
+fn replay_failure(path: &Path, e: &ReplayError, recorded: Limits, caps: Limits) -> Failure {
     match e {
         ReplayError::Trace(t) => trace_failure(path, t),
+        ReplayError::Diverged(d) if stopped_by_cap(d, recorded, caps) => {
+            Failure::audit(format!("{}: {d}", path.display())).hint(alloc_cap_hint(caps.alloc_bytes))
+        }
         ReplayError::Diverged(d) => Failure::audit(format!("{}: {d}", path.display()))
             .hint("the trace does not describe a run of its own module: it was altered or recorded by a faulty tool"),
     }
+}
+
+/// Whether divergence `d` is the replayed run stopping at an `alloc_bytes`
+/// limit that the reader's cap set rather than the recording (a trace that
+/// records none, format version 1, replays under `--max-alloc-bytes`).
+pub(crate) fn stopped_by_cap(d: &Divergence, recorded: Limits, caps: Limits) -> bool {
+    recorded.alloc_bytes > caps.alloc_bytes
+        && matches!(&d.found, Some(Event::Trap { error })
+            if matches!(error.kind, TrapKind::LimitExceeded { limit: Limit::AllocBytes, .. }))
 }
 
 /// A trace that cannot be read or trusted. Not a trace at all, or a header
@@ -251,7 +264,7 @@ pub(crate) fn alloc_cap_hint(cap: u64) -> String {
         "the trace makes its reader allocate more than it records its run allowed, or it was \
          recorded without that limit; if you trust it, raise --max-alloc-bytes (now {cap}, \
          e.g. --max-alloc-bytes {})",
-        cap.saturating_mul(2)
+        cap.saturating_mul(2).max(1 << 20)
     )
 }
 
@@ -269,6 +282,8 @@ pub(crate) fn not_a_trace(e: &TraceError) -> bool {
 pub(crate) struct Opened {
     /// The import names, by index.
     pub imports: Vec<String>,
+    /// The limits the header records.
+    pub limits: Limits,
 }
 
 /// Opens a trace for reading from its start under the reader's `caps`,
@@ -286,7 +301,8 @@ pub(crate) fn open_trace(path: &Path, caps: Limits) -> Result<(BufReader<File>, 
         .iter()
         .map(|i| i.name.clone())
         .collect();
-    Ok((BufReader::new(open_file(path)?), Opened { imports }))
+    let limits = reader.header().limits;
+    Ok((BufReader::new(open_file(path)?), Opened { imports, limits }))
 }
 
 /// Opens a file that should be a trace; an empty one is not a trace.
