@@ -2332,7 +2332,16 @@ fn a_version_1_trace_reads_under_the_alloc_cap_and_names_the_flag_when_it_is_too
     // A version 1 trace records no alloc_bytes: it is read, and replayed,
     // under `--max-alloc-bytes`. Too low a cap stops it with the flag named.
     let t = Path::new(&repo("crates/chronicle-core/tests/golden/v1/audit.ctrace")).to_path_buf();
-    assert_reads(&t, &[], 0);
+    for cmd in [READERS[0], READERS[1], READERS[3]] {
+        let out = read_trace(cmd, &t, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    // Its audit fails on its embedded source (of an older language), but
+    // it is read and replayed whole under the default caps.
+    let out = read_trace(&["audit", "--json"], &t, &[]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["integrity"]["ok"], true, "{json}");
+    assert_eq!(json["replay"]["ok"], true, "{json}");
     let low = ["--max-alloc-bytes", "100"];
     let hint = "raise --max-alloc-bytes (now 100, e.g. --max-alloc-bytes 1048576)";
     for cmd in [READERS[1], READERS[2]] {
