@@ -20,11 +20,12 @@
 //! check while seeking), the reader's caps or `quit` end it.
 //!
 //! The trace is read under the reader's caps (`--max-*`, `--unbounded`): a
-//! header recording a limit above a cap is refused, and everything the
-//! debugger builds from the trace (the reader's state, the checkpoints that
-//! share it, the windows it holds) is charged to `--max-alloc-bytes` (the
-//! checkpoints within twice it), so a hostile trace stops with an error, in
-//! bounded memory. Both exit 2, as any trace the debugger cannot read does.
+//! header recording a limit above a cap is refused, and the reader charges
+//! every copy it makes to `--max-alloc-bytes`, copies of what the
+//! checkpoints share included (within twice the cap); the debugger holds no
+//! event while it reads the next one, and `why` keeps only light events (no
+//! strings or arrays). So a hostile trace stops with an error, in bounded
+//! memory. Both exit 2, as any trace the debugger cannot read does.
 
 mod commands;
 mod names;

@@ -8,6 +8,9 @@
 //!   written, also after a runtime error or a limit.
 //! - [`replay`]: core `replay_capped_with` (no live host), logs from the
 //!   recorded `log.write` calls, the result printed as `run` prints it.
+//! - [`audit`] (`audit.rs`): integrity, replay and policy checks in one pass.
+//! - [`inspect`] (`inspect.rs`): header, statistics, raw events; the JSON
+//!   shape is documented in `docs/INSPECT_JSON.md`.
 //!
 //! Every command that reads a trace reads it under the reader's caps
 //! ([`ReaderCapArgs`], `--max-*` and `--unbounded`), through the core's
@@ -15,9 +18,6 @@
 //! any event (exit 2, see [`reader_cap_failure`]); reading that would
 //! allocate past `--max-alloc-bytes` stops as a trace that cannot be
 //! trusted stops (exit 3).
-//! - [`audit`] (`audit.rs`): integrity, replay and policy checks in one pass.
-//! - [`inspect`] (`inspect.rs`): header, statistics, raw events; the JSON
-//!   shape is documented in `docs/INSPECT_JSON.md`.
 
 mod audit;
 mod inspect;
