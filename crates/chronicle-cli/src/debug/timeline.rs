@@ -57,6 +57,8 @@ pub struct Window {
     known: Rc<[u32]>,
     /// The source lines its steps ran, as a bit set over `known`.
     lines: Vec<u64>,
+    /// The line added last (steps repeat lines: no search for those).
+    last: Option<u32>,
 }
 
 impl Window {
@@ -66,10 +68,15 @@ impl Window {
             min_depth: usize::MAX,
             known: Rc::clone(known),
             lines: Vec::new(),
+            last: None,
         }
     }
 
     fn add_line(&mut self, line: u32) {
+        if self.last == Some(line) {
+            return;
+        }
+        self.last = Some(line);
         let Ok(i) = self.known.binary_search(&line) else {
             return;
         };
