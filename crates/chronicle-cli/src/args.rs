@@ -174,6 +174,72 @@ impl LimitArgs {
     }
 }
 
+/// The caps of a command that reads a trace (`replay`, `audit`, `inspect`,
+/// `debug`): what reading it may cost, whatever its header says. A trace
+/// whose header records a limit above its cap is refused before any event
+/// is read; reading stops with an error where it would allocate more than
+/// `--max-alloc-bytes` (the debugger's checkpoints count, within twice it).
+/// The defaults are `run`'s default limits, so every trace recorded with
+/// them reads.
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Reader caps (a trace recording a limit above its cap is refused)")]
+pub struct ReaderCapArgs {
+    /// The most instructions the trace may record as its limit.
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.instructions)]
+    pub max_instructions: u64,
+    /// The most call frames the trace may record as its limit.
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.call_depth)]
+    pub max_call_depth: u64,
+    /// The most registers per frame the trace may record as its limit.
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.registers)]
+    pub max_registers: u64,
+    /// The most array elements the trace may record as its limit.
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.array_len)]
+    pub max_array_len: u64,
+    /// The most string bytes the trace may record as its limit.
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.string_bytes)]
+    pub max_string_bytes: u64,
+    /// The most bytes the trace may record as its limit, and the most the
+    /// reader allocates in all while reading it.
+    #[arg(long, value_name = "N", default_value_t = Limits::DEFAULT.alloc_bytes)]
+    pub max_alloc_bytes: u64,
+    /// Lift every cap (trusted traces only: reading may take unbounded time and memory).
+    #[arg(long, conflicts_with_all = READER_CAP_FLAGS)]
+    pub unbounded: bool,
+}
+
+/// The ids of the `--max-*` flags (`--unbounded` conflicts with each).
+const READER_CAP_FLAGS: [&str; 6] = [
+    "max_instructions",
+    "max_call_depth",
+    "max_registers",
+    "max_array_len",
+    "max_string_bytes",
+    "max_alloc_bytes",
+];
+
+impl ReaderCapArgs {
+    /// The reader's caps: the flags, or [`Limits::UNBOUNDED`] with `--unbounded`.
+    pub fn caps(&self) -> Limits {
+        if self.unbounded {
+            return Limits::UNBOUNDED;
+        }
+        Limits {
+            instructions: self.max_instructions,
+            call_depth: self.max_call_depth,
+            registers: self.max_registers,
+            array_len: self.max_array_len,
+            string_bytes: self.max_string_bytes,
+            alloc_bytes: self.max_alloc_bytes,
+        }
+    }
+}
+
+/// The flag that raises the reader's cap on `limit`, e.g. `--max-instructions`.
+pub fn reader_cap_flag(limit: Limit) -> String {
+    format!("--max-{}", limit.name().replace('_', "-"))
+}
+
 /// Parses the command line (exiting with clap's usage error, code 2, on bad
 /// usage), noting which limit flags were given explicitly so that they, and
 /// only they, override a policy's `[limits]`.

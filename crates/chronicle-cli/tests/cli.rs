@@ -2195,3 +2195,378 @@ fn the_spec_demo_debug_line_works_on_a_trace_from_chronicle_trace() {
         assert!(stdout.contains(part), "{part} missing in:\n{stdout}");
     }
 }
+
+// ---- reader caps: `--max-*` and `--unbounded` on replay, audit, inspect, debug ----
+
+/// The commands that read a trace, each with what makes it read the whole
+/// trace and end (the trace path goes after the first word).
+const READERS: [&[&str]; 4] = [
+    &["inspect"],
+    &["replay"],
+    &["audit"],
+    &["debug", "--commands", "continue;rcontinue;quit"],
+];
+
+/// `chronicle CMD TRACE REST... EXTRA...` for one of [`READERS`].
+fn read_trace(cmd: &[&str], trace: &Path, extra: &[&str]) -> Output {
+    chronicle()
+        .current_dir(repo(""))
+        .arg(cmd[0])
+        .arg(trace)
+        .args(&cmd[1..])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// `chronicle run`'s flag for `limit` (`--call-depth`) and the reader's
+/// cap flag for it (`--max-call-depth`).
+fn limit_flags(limit: chronicle_core::Limit) -> (String, String) {
+    let flag = limit.name().replace('_', "-");
+    (format!("--{flag}"), format!("--max-{flag}"))
+}
+
+/// Asserts that every reader command reads `trace` whole with `extra`:
+/// exit 0 (`replay`: `replay_code`, the recorded run's), `audit` passing.
+fn assert_reads(trace: &Path, extra: &[&str], replay_code: i32) {
+    for cmd in READERS {
+        let out = read_trace(cmd, trace, extra);
+        let want = if cmd[0] == "replay" { replay_code } else { 0 };
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{} {} {extra:?}: {}",
+            cmd[0],
+            trace.display(),
+            text(&out.stderr)
+        );
+        if cmd[0] == "audit" {
+            assert!(
+                text(&out.stdout).contains(": PASS"),
+                "{}",
+                text(&out.stdout)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_header_over_a_reader_cap_is_refused_naming_the_limit_the_value_and_the_flag() {
+    use chronicle_core::{Limit, Limits};
+    let tmp = tempfile::tempdir().unwrap();
+    for limit in Limit::ALL {
+        let (run_flag, cap_flag) = limit_flags(limit);
+        let cap = Limits::DEFAULT.get(limit);
+        let recorded = (2 * cap).to_string();
+        let (out, t) = trace_in(tmp.path(), &example("fib.chasm"), &[&run_flag, &recorded]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        for cmd in READERS {
+            let out = read_trace(cmd, &t, &[]);
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{} {limit}: {err}", cmd[0]);
+            assert!(out.stdout.is_empty(), "{} {limit}: nothing read", cmd[0]);
+            let lines: Vec<&str> = err.lines().collect();
+            assert_eq!(
+                lines.len(),
+                2,
+                "{} {limit}: one line and a hint: {err}",
+                cmd[0]
+            );
+            assert!(
+                lines[0].starts_with("error: ")
+                    && lines[0].ends_with(&format!(
+                        ": the trace's recorded {limit} limit {recorded} is above this reader's cap {cap}"
+                    )),
+                "{} {limit}: {err}",
+                cmd[0]
+            );
+            assert!(
+                lines[1].contains(&format!("{cap_flag} {recorded} "))
+                    && lines[1].contains("--unbounded"),
+                "{} {limit}: {err}",
+                cmd[0]
+            );
+        }
+        // Raising that one cap to the recorded value lets the genuine trace through.
+        assert_reads(&t, &[&cap_flag, &recorded], 0);
+        // One below it does not.
+        let below = (2 * cap - 1).to_string();
+        let out = read_trace(READERS[0], &t, &[&cap_flag, &below]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(&format!("is above this reader's cap {below}")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn unbounded_reads_a_trace_recorded_without_limits_and_conflicts_with_every_max_flag() {
+    use chronicle_core::Limit;
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, t) = trace_in(tmp.path(), &example("fib.chasm"), &["--unbounded"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let max = u64::MAX.to_string();
+    for cmd in READERS {
+        // The first limit over its cap is named (the header is refused whole).
+        let out = read_trace(cmd, &t, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(&format!(
+                "recorded instructions limit {max} is above this reader's cap 5000000"
+            )),
+            "{}",
+            text(&out.stderr)
+        );
+        // Raising one cap moves the refusal on to the next limit.
+        let out = read_trace(cmd, &t, &["--max-instructions", &max]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("recorded call_depth limit"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert_reads(&t, &["--unbounded"], 0);
+    // Every cap raised by its own flag is the same as --unbounded.
+    let all: Vec<String> = Limit::ALL
+        .into_iter()
+        .flat_map(|l| [limit_flags(l).1, max.clone()])
+        .collect();
+    assert_reads(&t, &all.iter().map(String::as_str).collect::<Vec<_>>(), 0);
+    // --unbounded and any --max-* flag: a usage error, nothing read.
+    for limit in Limit::ALL {
+        let (_, cap_flag) = limit_flags(limit);
+        for cmd in READERS {
+            let out = read_trace(cmd, &t, &["--unbounded", &cap_flag, "10"]);
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{} {cap_flag}: {err}", cmd[0]);
+            assert!(
+                err.contains("cannot be used with") && err.contains(&cap_flag),
+                "{} {cap_flag}: {err}",
+                cmd[0]
+            );
+            assert!(out.stdout.is_empty());
+        }
+    }
+}
+
+/// The `[default: N]` that `--help` of `chronicle ARGS` shows for `flag`.
+fn help_default(args: &[&str], flag: &str) -> u64 {
+    let help = text(&run(args).stdout);
+    let after = help
+        .split_once(&format!("{flag} <N>"))
+        .unwrap_or_else(|| panic!("{flag} in `{}`", args.join(" ")))
+        .1;
+    let value = after
+        .split_once("[default: ")
+        .and_then(|(_, v)| v.split_once(']'))
+        .unwrap_or_else(|| panic!("a default for {flag}"))
+        .0;
+    value.parse().unwrap()
+}
+
+#[test]
+fn the_default_caps_are_the_run_defaults_and_read_every_trace_recorded_with_them() {
+    use chronicle_core::Limit;
+    // The caps' defaults are `run`'s defaults, flag for flag, in every reader.
+    for limit in Limit::ALL {
+        let (run_flag, cap_flag) = limit_flags(limit);
+        let run_default = help_default(&["run", "--help"], &run_flag);
+        for cmd in READERS {
+            assert_eq!(
+                help_default(&[cmd[0], "--help"], &cap_flag),
+                run_default,
+                "{} {cap_flag}",
+                cmd[0]
+            );
+        }
+    }
+    // Traces recorded with the default limits, the hardest ones included:
+    // runs stopped at each limit (the exhaustion plugins, alloc_bytes at its
+    // 256 MiB), the examples under their policies, a plain run.
+    let tmp = tempfile::tempdir().unwrap();
+    let exhaustion = |name: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/exhaustion")
+            .join(name)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut cases: Vec<(String, Vec<String>, i32)> = vec![(example("fib.chasm"), vec![], 0)];
+    for name in [
+        "instructions.chr",
+        "call_depth.chr",
+        "registers.chasm",
+        "array_len.chr",
+        "string_bytes.chr",
+        "alloc_bytes.chr",
+        "shared_result.chr",
+    ] {
+        cases.push((exhaustion(name), vec![], 1));
+    }
+    for name in ["audit-plugin", "log-stats", "csv-report", "config-lint"] {
+        let policy = if name == "audit-plugin" {
+            "examples/audit-policy.toml".to_string()
+        } else {
+            format!("examples/{name}-policy.toml")
+        };
+        cases.push((
+            format!("examples/{name}.chr"),
+            vec!["--policy".into(), policy],
+            0,
+        ));
+    }
+    for (plugin, args, code) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (out, t) = trace_in(tmp.path(), &plugin, &args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{plugin}: {}",
+            text(&out.stderr)
+        );
+        assert_reads(&t, &[], code);
+    }
+}
+
+#[test]
+fn debug_steps_back_and_explains_through_a_long_run_of_pushes() {
+    // Every push copies the array if anything else holds it: a debugger
+    // that kept the events it scans (or the last one) while reading on made
+    // the reader copy 50,000 elements per push, past its cap.
+    let tmp = tempfile::tempdir().unwrap();
+    let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/exhaustion/array_len.chr");
+    let (out, t) = trace_in(tmp.path(), &plugin.to_string_lossy(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = debug::session(
+        &t,
+        "jump 150000;next;back;why xs;break 6;rcontinue;continue;step;quit",
+    );
+    assert!(
+        out.contains("(50000 items): computed by `pushi` at event 150000"),
+        "{out}"
+    );
+    assert!(out.contains("breakpoint on line 6"), "{out}");
+}
+
+#[test]
+fn reading_past_the_alloc_cap_stops_with_the_event_the_cap_and_the_flag() {
+    use chronicle_core::trace::testing::cow_push_bomb;
+    use chronicle_core::Limits;
+    // Shape (a) of the reader bombs, recorded under an 8 MiB alloc_bytes
+    // and read under the same cap: each push copies the array the outer
+    // one shares (the recorded run would have stopped at its limit).
+    let cap = 8u64 << 20;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().join("bomb.ctrace");
+    let limits = Limits {
+        alloc_bytes: cap,
+        ..Limits::DEFAULT
+    };
+    std::fs::write(&t, cow_push_bomb(100_000, limits)).unwrap();
+    let flag = ["--max-alloc-bytes", &cap.to_string()];
+    let words = format!("needs more than this reader's alloc_bytes cap of {cap} bytes");
+    // The readers that hand out events stop at the cap: inspect as a
+    // damaged trace (exit 3), debug as any trace it cannot read (exit 2).
+    for (cmd, code) in [(READERS[0], 3), (READERS[3], 2)] {
+        let out = read_trace(cmd, &t, &flag);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{}: {err}", cmd[0]);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{}: {err}", cmd[0]);
+        assert!(
+            lines[0].contains(": reading event #") && lines[0].contains(&words),
+            "{}: {err}",
+            cmd[0]
+        );
+        assert!(
+            lines[1].contains(&format!("--max-alloc-bytes {}", 2 * cap)),
+            "{}: {err}",
+            cmd[0]
+        );
+    }
+    let out = read_trace(&["inspect", "--json"], &t, &flag);
+    assert_eq!(out.status.code(), Some(3));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["integrity"]["ok"], false, "{json}");
+    assert!(
+        json["integrity"]["error"]
+            .as_str()
+            .unwrap()
+            .contains(&words),
+        "{json}"
+    );
+    // Replay and audit check the recording against its own limits and
+    // stop where it claims more than they allow: a failed audit.
+    let out = read_trace(READERS[1], &t, &flag);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("alloc_bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = read_trace(&["audit", "--json"], &t, &flag);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "fail", "{json}");
+    assert_eq!(json["integrity"]["ok"], false, "{json}");
+    assert!(
+        json["integrity"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("alloc_bytes"),
+        "{json}"
+    );
+    let out = read_trace(READERS[2], &t, &flag);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stdout).contains(": FAIL"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_version_1_trace_reads_under_the_alloc_cap_and_names_the_flag_when_it_is_too_low() {
+    // A version 1 trace records no alloc_bytes: it is read, and replayed,
+    // under `--max-alloc-bytes`. Too low a cap stops it with the flag named.
+    let t = Path::new(&repo("crates/chronicle-core/tests/golden/v1/audit.ctrace")).to_path_buf();
+    for cmd in [READERS[0], READERS[1], READERS[3]] {
+        let out = read_trace(cmd, &t, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    // Its audit fails on its embedded source (of an older language), but
+    // it is read and replayed whole under the default caps.
+    let out = read_trace(&["audit", "--json"], &t, &[]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["integrity"]["ok"], true, "{json}");
+    assert_eq!(json["replay"]["ok"], true, "{json}");
+    let low = ["--max-alloc-bytes", "100"];
+    let hint = "raise --max-alloc-bytes (now 100, e.g. --max-alloc-bytes 1048576)";
+    for cmd in [READERS[1], READERS[2]] {
+        let out = read_trace(cmd, &t, &low);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{}: {err}", cmd[0]);
+        assert!(
+            err.contains("limit exceeded: alloc_bytes (limit 100)") && err.contains(hint),
+            "{}: {err}",
+            cmd[0]
+        );
+    }
+    let out = read_trace(&["audit", "--json"], &t, &low);
+    assert_eq!(out.status.code(), Some(3));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "fail", "{json}");
+    assert_eq!(json["replay"]["ok"], false, "{json}");
+    // The event reader stops at the cap where it copies or appends past it.
+    let out = read_trace(READERS[0], &t, &["--max-alloc-bytes", "10"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("needs more than this reader's alloc_bytes cap of 10 bytes")
+            && err.contains("--max-alloc-bytes"),
+        "{err}"
+    );
+}

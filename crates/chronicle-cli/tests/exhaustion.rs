@@ -11,7 +11,12 @@
 //!
 //! The plugins are in `tests/exhaustion/`. Recording is covered too: a
 //! 5-million-step run traced to disk, then audited and replayed, stays
-//! bounded (the trace is streamed, never held whole in memory).
+//! bounded (the trace is streamed, never held whole in memory). So is
+//! reading hostile traces: the two committed reader bombs
+//! (`chronicle-core/tests/golden/hostile/`, long runs of copy-on-write
+//! pushes of a large array) through `inspect`, `debug`, `audit` and
+//! `replay`, each stopped with its structured error within the reader's
+//! caps (`--max-*`), and the bound follows `--max-alloc-bytes`.
 //!
 //! How peak memory is measured, exactly and for the `chronicle` process
 //! alone: the kernel's `ru_maxrss` of `getrusage(RUSAGE_CHILDREN)` is the
@@ -63,6 +68,9 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A mebibyte, in KiB (the unit of `ru_maxrss` and of every figure here).
 const MIB: u64 = 1024;
+
+/// A gibibyte, in KiB: the ceiling for any reader on a hostile trace.
+const GIB: u64 = 1024 * MIB;
 
 /// One `chronicle` process, as the probe saw it.
 #[derive(Debug)]
@@ -452,4 +460,179 @@ fn tracing_incompressible_steps_streams_to_disk_in_bounded_memory() {
         size > headroom * 1024,
         "the trace ({size} bytes) must be larger than the headroom to prove anything"
     );
+}
+
+// ---- Hostile traces: the readers stop at their own caps ----
+
+/// A committed reader bomb (`chronicle-core/tests/golden/hostile/NAME`),
+/// read from its path, whatever its format version.
+fn bomb(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../chronicle-core/tests/golden/hostile")
+        .join(name)
+}
+
+/// `chronicle CMD TRACE EXTRA...`; `debug` is scripted (`--commands quit`).
+fn read(cmd: &str, trace: &Path, extra: &[&str]) -> Measured {
+    let mut args = vec![OsString::from(cmd), trace.into()];
+    if cmd == "debug" {
+        args.extend(["--commands", "quit"].map(OsString::from));
+    }
+    args.extend(extra.iter().map(OsString::from));
+    measure(&args)
+}
+
+impl Measured {
+    /// Asserts exit `code` and that stderr has an `error:` line with every
+    /// one of `words`, and a hint line with `hint`.
+    fn assert_refused(&self, code: i32, words: &[&str], hint: &str) {
+        let error = self
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_default();
+        let hinted = self
+            .stderr
+            .lines()
+            .any(|l| l.starts_with("  hint: ") && l.contains(hint));
+        assert!(
+            self.code == Some(code) && words.iter().all(|w| error.contains(w)) && hinted,
+            "expected exit {code}, an error with {words:?} and a hint with {hint:?}\n{self:#?}"
+        );
+    }
+
+    /// [`Measured::assert_peak_within`], and under [`GIB`] in all.
+    fn assert_reader_peak(&self, label: &str, headroom_kib: u64) {
+        self.assert_peak_within(label, headroom_kib);
+        assert!(self.peak_kib < GIB, "{label}: {} KiB", self.peak_kib);
+    }
+}
+
+/// The reader's default `alloc_bytes` cap (that of `chronicle run`), in KiB.
+const CAP: u64 = 256 * MIB;
+
+#[test]
+fn the_default_limits_bomb_stops_every_reader_within_its_alloc_cap() {
+    // Shape (a): default limits in the header, 100,000 copy-on-write pushes
+    // of a large array; a reader that does not charge copies builds ~40 GB.
+    let t = bomb("cow-push-default.ctrace");
+    let cap_words = "needs more than this reader's alloc_bytes cap of 268435456 bytes";
+
+    // inspect: the reader charges every copy it makes to its cap (the
+    // events it hands out may share what it would mutate) and stops there,
+    // as on a trace it cannot trust (exit 3). It holds what it copied: the
+    // cap, plus slack for the allocator and the outer array's growth.
+    let m = read("inspect", &t, &[]);
+    m.assert_refused(3, &["reading event #", cap_words], "--max-alloc-bytes");
+    assert!(m.stdout.contains("statistics"), "{m:#?}");
+    m.assert_reader_peak("inspect cow-push-default", CAP + 64 * MIB);
+
+    // debug: the same, while it keeps checkpoints that share the reader's
+    // state; the reader allows them as much again (twice the cap in all).
+    // Every trace the debugger cannot read is exit 2.
+    let m = read("debug", &t, &[]);
+    m.assert_refused(2, &["reading event #", cap_words], "--max-alloc-bytes");
+    assert!(m.stdout.is_empty(), "{m:#?}");
+    m.assert_reader_peak("debug cow-push-default", 2 * CAP + 96 * MIB);
+
+    // replay and audit check the recording against its own limits: it
+    // claims copies past its alloc_bytes, so it is not a genuine run (an
+    // integrity failure, exit 3). They hold the re-executed run (within the
+    // recorded alloc_bytes) and the reader's state (within the cap) at once,
+    // after a first, byte-comparing pass that held the run alone: twice the
+    // cap, and slack for the allocator keeping what that pass freed.
+    let recorded = "allocations beyond the recorded alloc_bytes limit";
+    let m = read("replay", &t, &[]);
+    m.assert_refused(3, &["integrity check failed", recorded], "do not trust it");
+    assert!(m.stdout.is_empty(), "{m:#?}");
+    m.assert_reader_peak("replay cow-push-default", 2 * CAP + 96 * MIB);
+
+    let m = read("audit", &t, &[]);
+    m.assert_refused(3, &["failed: integrity", recorded], "do not trust");
+    assert!(
+        m.stdout.contains(": FAIL") && m.stdout.contains(&format!("FAIL: malformed event #")),
+        "{m:#?}"
+    );
+    m.assert_reader_peak("audit cow-push-default", 2 * CAP + 96 * MIB);
+    let m = read("audit", &t, &["--json"]);
+    let report: serde_json::Value = serde_json::from_str(&m.stdout).expect("one JSON object");
+    assert_eq!(m.code, Some(3), "{m:#?}");
+    assert_eq!(report["verdict"], "fail", "{report}");
+    assert_eq!(report["integrity"]["ok"], false, "{report}");
+    assert!(
+        report["integrity"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(recorded)),
+        "{report}"
+    );
+    m.assert_reader_peak("audit --json cow-push-default", 2 * CAP + 96 * MIB);
+}
+
+#[test]
+fn the_unbounded_bomb_is_refused_before_any_event_by_every_reader() {
+    // Shape (b): a genuine recording of a run without limits (3,000,000
+    // pushes); only the reader's own caps can stop it, and they do at the
+    // header, naming the first limit over its cap and the flag to raise.
+    let t = bomb("cow-push-unbounded.ctrace");
+    let words = [
+        "the trace's recorded instructions limit 18446744073709551615",
+        "is above this reader's cap 5000000",
+    ];
+    for cmd in ["inspect", "debug", "audit", "replay"] {
+        let m = read(cmd, &t, &[]);
+        m.assert_refused(2, &words, "--max-instructions 18446744073709551615");
+        assert!(m.stderr.contains("--unbounded"), "{m:#?}");
+        assert!(m.stdout.is_empty(), "{cmd}: nothing read\n{m:#?}");
+        // Nothing was decoded: the process's own code and the header.
+        m.assert_reader_peak(&format!("{cmd} cow-push-unbounded"), 8 * MIB);
+    }
+    // With `--unbounded` the reader would rebuild what the run built
+    // (about 36 TB: unbounded, as the flag says). Every other cap lifted,
+    // `--max-alloc-bytes` alone keeps it out, before any event.
+    let max = u64::MAX.to_string();
+    let mut others = Vec::new();
+    for flag in [
+        "--max-instructions",
+        "--max-call-depth",
+        "--max-registers",
+        "--max-array-len",
+        "--max-string-bytes",
+    ] {
+        others.extend([flag, max.as_str()]);
+    }
+    others.extend(["--max-alloc-bytes", "67108864"]);
+    for cmd in ["inspect", "debug", "audit", "replay"] {
+        let m = read(cmd, &t, &others);
+        m.assert_refused(
+            2,
+            &["recorded alloc_bytes limit 18446744073709551615 is above this reader's cap 67108864"],
+            "--max-alloc-bytes 18446744073709551615",
+        );
+        m.assert_reader_peak(&format!("{cmd} cow-push-unbounded (alloc cap)"), 8 * MIB);
+    }
+}
+
+#[test]
+fn the_memory_of_a_reader_follows_its_alloc_cap() {
+    // Shape (a) recorded under a 64 MiB alloc_bytes, read under a 64 MiB
+    // cap: a quarter of the default cap allows about a quarter of the
+    // memory (`debug` twice that, for its checkpoints).
+    use chronicle_core::trace::testing::cow_push_bomb;
+    use chronicle_core::Limits;
+    let cap = 64u64 << 20;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let t = tmp.path().join("bomb-64m.ctrace");
+    let limits = Limits {
+        alloc_bytes: cap,
+        ..Limits::DEFAULT
+    };
+    std::fs::write(&t, cow_push_bomb(100_000, limits)).expect("write the bomb");
+    let flag = ["--max-alloc-bytes", "67108864"];
+    let words = ["reading event #", "alloc_bytes cap of 67108864 bytes"];
+    let m = read("inspect", &t, &flag);
+    m.assert_refused(3, &words, "--max-alloc-bytes 134217728");
+    m.assert_reader_peak("inspect bomb (64 MiB cap)", 64 * MIB + 32 * MIB);
+    let m = read("debug", &t, &flag);
+    m.assert_refused(2, &words, "--max-alloc-bytes 134217728");
+    m.assert_reader_peak("debug bomb (64 MiB cap)", 2 * 64 * MIB + 48 * MIB);
 }

@@ -17,7 +17,15 @@
 //!
 //! **Invariant:** a bad command never ends the session: it prints a one-line
 //! hint and the next command runs. Only a damaged trace (a failed hash-chain
-//! check while seeking) or `quit` ends it.
+//! check while seeking), the reader's caps or `quit` end it.
+//!
+//! The trace is read under the reader's caps (`--max-*`, `--unbounded`): a
+//! header recording a limit above a cap is refused, and the reader charges
+//! every copy it makes to `--max-alloc-bytes`, copies of what the
+//! checkpoints share included (within twice the cap); the debugger holds no
+//! event while it reads the next one, and `why` keeps only light events (no
+//! strings or arrays). So a hostile trace stops with an error, in bounded
+//! memory. Both exit 2, as any trace the debugger cannot read does.
 
 mod commands;
 mod names;
@@ -26,8 +34,11 @@ mod session;
 mod timeline;
 mod why;
 
-use crate::failure::Failure;
+use crate::args::ReaderCapArgs;
+use crate::failure::{Class, Failure};
+use crate::trace_cmd::reader_cap_failure;
 use chronicle_core::trace::{Reader, TraceError};
+use chronicle_core::Limits;
 use clap::Args;
 use session::{Flow, Session};
 use std::fs::File;
@@ -43,11 +54,14 @@ pub struct DebugArgs {
     /// e.g. `--commands "source;next;regs;caps;jump 20;why;quit"`.
     #[arg(long, value_name = "CMDS")]
     pub commands: Option<String>,
+    /// What reading the trace may cost.
+    #[command(flatten)]
+    pub caps: ReaderCapArgs,
 }
 
 /// `chronicle debug`.
 pub fn debug(args: &DebugArgs) -> Result<(), Failure> {
-    let mut session = open(&args.trace, timeline::DEFAULT_INTERVAL)?;
+    let mut session = open(&args.trace, timeline::DEFAULT_INTERVAL, args.caps.caps())?;
     let mut out = String::new();
     session.banner(&mut out);
     emit(&out)?;
@@ -57,16 +71,20 @@ pub fn debug(args: &DebugArgs) -> Result<(), Failure> {
     }
 }
 
-/// Opens and indexes a trace file.
-fn open(path: &Path, interval: u64) -> Result<Session<BufReader<File>>, Failure> {
+/// Opens and indexes a trace file under the reader's `caps`.
+fn open(path: &Path, interval: u64, caps: Limits) -> Result<Session<BufReader<File>>, Failure> {
     let file = File::open(path).map_err(|e| {
         Failure::input(format!("{}: {e}", path.display())).hint("give the path of a .ctrace file")
     })?;
     let damaged = |e: TraceError| {
-        Failure::input(format!("{}: {e}", path.display()))
-            .hint("the trace is damaged or not a trace; `chronicle audit` says more")
+        unreadable(
+            path,
+            &e,
+            "the trace is damaged or not a trace; `chronicle audit` says more",
+        )
     };
-    let reader = Reader::open(BufReader::with_capacity(1 << 16, file)).map_err(damaged)?;
+    let reader =
+        Reader::open_capped(BufReader::with_capacity(1 << 16, file), caps).map_err(damaged)?;
     let names = names::Names::from_header(reader.header());
     let timeline = timeline::Timeline::open(reader, interval).map_err(damaged)?;
     if timeline.len() == 0 {
@@ -76,6 +94,18 @@ fn open(path: &Path, interval: u64) -> Result<Session<BufReader<File>>, Failure>
         )));
     }
     Ok(Session::new(timeline, names))
+}
+
+/// A trace the debugger cannot read on: over the reader's caps (the flag
+/// to raise is in the hint), else damaged (`hint`). Exit 2 either way.
+fn unreadable(path: &Path, e: &TraceError, hint: &str) -> Failure {
+    match reader_cap_failure(path, e) {
+        Some(f) => Failure {
+            class: Class::Input,
+            ..f
+        },
+        None => Failure::input(format!("{}: {e}", path.display())).hint(hint),
+    }
 }
 
 fn emit(text: &str) -> Result<(), Failure> {
@@ -103,8 +133,11 @@ fn one<R: std::io::Read + std::io::Seek>(
         Ok(Some(cmd)) => match session.run(&cmd, out) {
             Ok(Flow::Go) => Ok(true),
             Ok(Flow::Quit) => Ok(false),
-            Err(e) => Err(Failure::input(format!("{}: {e}", trace.display()))
-                .hint("the trace changed or is damaged; `chronicle audit` says more")),
+            Err(e) => Err(unreadable(
+                trace,
+                &e,
+                "the trace changed or is damaged; `chronicle audit` says more",
+            )),
         },
         Err(msg) => {
             out.push_str(&msg);

@@ -9,19 +9,29 @@
 //! `next` over a long call and `rcontinue` over a long run cost a few
 //! windows, not the whole trace.
 //!
-//! **Bound:** memory is the checkpoints (registers and predictors, shared
-//! with the reader until mutated) plus one window of events when scanning
-//! backward. When the checkpoints' estimated size passes
-//! [`CHECKPOINT_BUDGET`], every other one is dropped and the interval
-//! doubles, so memory stays bounded on any trace.
+//! **Bound:** memory is the reader's state, the checkpoints (registers and
+//! predictors, shared with the reader until mutated) and the windows'
+//! summaries. When the checkpoints' and summaries' estimated size passes
+//! [`CHECKPOINT_BUDGET`], every other checkpoint is dropped and the interval
+//! doubles, so memory stays bounded on any trace. The reader is a capped
+//! one (`Reader::open_capped`): every copy it makes of a value that a
+//! checkpoint still shares is charged to its `alloc_bytes` cap (within
+//! twice the cap), so a trace that makes the reader copy without end stops
+//! with its error. No event is held while the next one is read (an event
+//! shares values with the reader, and would make it copy them): scans look
+//! at one event at a time, and [`Timeline::window_all`] gives the events of
+//! a window without their strings and arrays.
 
-use chronicle_core::trace::{Checkpoint, Event, Reader, TraceError};
+use chronicle_core::trace::{Checkpoint, Event, Outcome, Reader, TraceError, Writes};
+use chronicle_core::Value;
 use std::io::{Read, Seek};
+use std::rc::Rc;
 
 /// The default number of events between two checkpoints.
 pub const DEFAULT_INTERVAL: u64 = 4096;
 
-/// The estimated bytes all checkpoints may hold before they are thinned.
+/// The estimated bytes all checkpoints and window summaries may hold
+/// before they are thinned.
 pub const CHECKPOINT_BUDGET: usize = 128 << 20;
 
 /// An event with where it ran.
@@ -37,17 +47,40 @@ pub struct Placed {
 }
 
 /// What one window between two checkpoints contains.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Window {
     /// The smallest call depth of its events.
     pub min_depth: usize,
-    /// The source lines its steps ran, as a bit set.
+    /// The module's distinct source lines, sorted (shared by all windows):
+    /// the bit set is over their indices, so its size is bounded by the
+    /// module's instructions, whatever line numbers the module claims.
+    known: Rc<[u32]>,
+    /// The source lines its steps ran, as a bit set over `known`.
     lines: Vec<u64>,
+    /// The line added last (steps repeat lines: no search for those).
+    last: Option<u32>,
 }
 
 impl Window {
+    /// An empty window over the lines `known`.
+    fn new(known: &Rc<[u32]>) -> Self {
+        Window {
+            min_depth: usize::MAX,
+            known: Rc::clone(known),
+            lines: Vec::new(),
+            last: None,
+        }
+    }
+
     fn add_line(&mut self, line: u32) {
-        let (w, b) = ((line / 64) as usize, line % 64);
+        if self.last == Some(line) {
+            return;
+        }
+        self.last = Some(line);
+        let Ok(i) = self.known.binary_search(&line) else {
+            return;
+        };
+        let (w, b) = (i / 64, i % 64);
         if self.lines.len() <= w {
             self.lines.resize(w + 1, 0);
         }
@@ -56,8 +89,16 @@ impl Window {
 
     /// Whether a step of this window ran `line`.
     pub fn has_line(&self, line: u32) -> bool {
-        let (w, b) = ((line / 64) as usize, line % 64);
+        let Ok(i) = self.known.binary_search(&line) else {
+            return false;
+        };
+        let (w, b) = (i / 64, i % 64);
         self.lines.get(w).is_some_and(|x| x & (1 << b) != 0)
+    }
+
+    /// The bytes its summary holds.
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + 8 * self.lines.capacity()
     }
 
     fn merge(&mut self, other: &Window) {
@@ -110,11 +151,14 @@ impl<R: Read + Seek> Timeline<R> {
     /// taking a checkpoint every `interval` events, then goes to event 0.
     pub fn open(mut reader: Reader<R>, interval: u64) -> Result<Self, TraceError> {
         let mut interval = interval.max(1);
+        let mut known: Vec<u32> = (reader.module().module().funcs.iter())
+            .flat_map(|f| f.lines.iter().copied())
+            .collect();
+        known.sort_unstable();
+        known.dedup();
+        let known: Rc<[u32]> = known.into();
         let mut checkpoints = vec![reader.checkpoint()];
-        let mut windows = vec![Window {
-            min_depth: usize::MAX,
-            lines: Vec::new(),
-        }];
+        let mut windows = vec![Window::new(&known)];
         let mut caps = Vec::new();
         let mut bytes = checkpoints[0].approx_bytes();
         while let Some(event) = reader.next_event()? {
@@ -135,12 +179,9 @@ impl<R: Read + Seek> Timeline<R> {
             }
             if reader.position() % interval == 0 {
                 let cp = reader.checkpoint();
-                bytes += cp.approx_bytes();
+                bytes += cp.approx_bytes() + windows.last().map_or(0, Window::bytes);
                 checkpoints.push(cp);
-                windows.push(Window {
-                    min_depth: usize::MAX,
-                    lines: Vec::new(),
-                });
+                windows.push(Window::new(&known));
                 if bytes > CHECKPOINT_BUDGET && checkpoints.len() > 2 {
                     // Thin out: keep the even checkpoints, merge window pairs.
                     interval *= 2;
@@ -159,12 +200,13 @@ impl<R: Read + Seek> Timeline<R> {
                     // new (open) window follows the last checkpoint.
                     windows.truncate(checkpoints.len());
                     if windows.len() < checkpoints.len() {
-                        windows.push(Window {
-                            min_depth: usize::MAX,
-                            lines: Vec::new(),
-                        });
+                        windows.push(Window::new(&known));
                     }
-                    bytes = checkpoints.iter().map(Checkpoint::approx_bytes).sum();
+                    bytes = checkpoints
+                        .iter()
+                        .map(Checkpoint::approx_bytes)
+                        .sum::<usize>()
+                        + windows.iter().map(Window::bytes).sum::<usize>();
                 }
             }
         }
@@ -216,9 +258,12 @@ impl<R: Read + Seek> Timeline<R> {
         self.current.as_ref().map_or(0, |c| c.index)
     }
 
-    /// Reads the next event into `current`.
+    /// Reads the next event into `current` (dropping the current one
+    /// first, so that the reader need not copy what it shares).
     fn read_one(&mut self) -> Result<Option<&Placed>, TraceError> {
+        let last = self.current.take();
         let Some(event) = self.reader.next_event()? else {
+            self.current = last;
             return Ok(None);
         };
         let index = self.reader.position() - 1;
@@ -252,19 +297,22 @@ impl<R: Read + Seek> Timeline<R> {
         Ok(self.current())
     }
 
-    /// The events `from..to`, placed (reads them; the current event
-    /// changes to `to - 1`).
-    fn window_events(&mut self, from: u64, to: u64) -> Result<Vec<Placed>, TraceError> {
-        let mut out = Vec::with_capacity((to - from) as usize);
-        self.seek(from)?;
-        out.push(self.current().clone());
+    /// Calls `each` on the events `from..to` in order (reads them; the
+    /// current event changes to `to - 1`). No event is kept.
+    fn window_events(
+        &mut self,
+        from: u64,
+        to: u64,
+        mut each: impl FnMut(&Placed),
+    ) -> Result<(), TraceError> {
+        each(self.seek(from)?);
         while self.reader.position() < to {
             match self.read_one()? {
-                Some(p) => out.push(p.clone()),
+                Some(p) => each(p),
                 None => break,
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The first event after the current one that `hit` accepts, skipping
@@ -306,9 +354,13 @@ impl<R: Read + Seek> Timeline<R> {
             let w = ((end - 1) / self.interval) as usize;
             let from = w as u64 * self.interval;
             if may(&self.windows[w]) {
-                let events = self.window_events(from, end)?;
                 // Forward order for stateful predicates, then take the last hit.
-                let last = events.iter().filter(|p| hit(p)).map(|p| p.index).last();
+                let mut last = None;
+                self.window_events(from, end, |p| {
+                    if hit(p) {
+                        last = Some(p.index);
+                    }
+                })?;
                 if let Some(i) = last {
                     self.seek(i)?;
                     return Ok(Some(i));
@@ -325,11 +377,78 @@ impl<R: Read + Seek> Timeline<R> {
         &self.windows[w]
     }
 
-    /// Every event of window `w`. The current event changes.
+    /// Every event of window `w`, each [`light`]: without its strings and
+    /// arrays ([`Timeline::seek`] to one gives it whole). The current event
+    /// changes.
     pub fn window_all(&mut self, w: usize) -> Result<Vec<Placed>, TraceError> {
         let from = w as u64 * self.interval;
         let to = (from + self.interval).min(self.total);
-        self.window_events(from, to)
+        let mut out = Vec::new();
+        self.window_events(from, to, |p| out.push(light(p)))?;
+        Ok(out)
+    }
+}
+
+/// `p` with every string and array value replaced by unit (scalars kept):
+/// what the debugger keeps of events it holds, so that holding many costs
+/// no copy of what the reader shares with them.
+pub fn light(p: &Placed) -> Placed {
+    let v = |v: &Value| match v {
+        Value::Str(_) | Value::Array(_) => Value::Unit,
+        other => other.clone(),
+    };
+    let event = match &p.event {
+        Event::Enter { func, args } => Event::Enter {
+            func: *func,
+            args: args.iter().map(v).collect(),
+        },
+        Event::Step {
+            func,
+            pc,
+            line,
+            writes,
+        } => {
+            let mut light = Writes::new();
+            for (r, value) in writes.iter() {
+                light.push(*r, v(value));
+            }
+            Event::Step {
+                func: *func,
+                pc: *pc,
+                line: *line,
+                writes: light,
+            }
+        }
+        Event::Return { func, value } => Event::Return {
+            func: *func,
+            value: v(value),
+        },
+        Event::Capability {
+            import,
+            args,
+            outcome,
+            opened: _,
+        } => Event::Capability {
+            import: *import,
+            args: args.iter().map(v).collect(),
+            outcome: outcome.as_ref().map(v).map_err(Clone::clone),
+            // A string like any other, and `why` never explains a path.
+            opened: None,
+        },
+        Event::Trap { error } => Event::Trap {
+            error: error.clone(),
+        },
+        Event::End { outcome } => Event::End {
+            outcome: match outcome {
+                Outcome::Returned(x) => Outcome::Returned(v(x)),
+                other => other.clone(),
+            },
+        },
+    };
+    Placed {
+        index: p.index,
+        event,
+        depth: p.depth,
     }
 }
 
@@ -423,6 +542,60 @@ mod tests {
             let want = from_scratch(&bytes, t.position());
             prop_assert_eq!(got, want);
         }
+    }
+
+    #[test]
+    fn a_window_summary_is_sized_by_the_module_lines_not_their_numbers() {
+        // A hostile module may claim any line number: a bit set indexed by
+        // the numbers themselves would be 512 MiB per window for u32::MAX.
+        let known: Rc<[u32]> = vec![1, 7, u32::MAX].into();
+        let mut w = Window::new(&known);
+        w.add_line(u32::MAX);
+        w.add_line(7);
+        w.add_line(5); // no instruction has it: ignored
+        assert!(w.has_line(u32::MAX) && w.has_line(7));
+        assert!(!w.has_line(1) && !w.has_line(5) && !w.has_line(u32::MAX - 1));
+        assert_eq!(w.lines.len(), 1);
+    }
+
+    #[test]
+    fn light_events_keep_scalars_and_drop_strings_and_arrays() {
+        let bytes = recording();
+        let mut r = Reader::open(&bytes[..]).unwrap();
+        let (mut strings, mut ints) = (0, 0);
+        let mut index = 0;
+        while let Some(event) = r.next_event().unwrap() {
+            let p = Placed {
+                index,
+                event,
+                depth: 1,
+            };
+            index += 1;
+            let l = light(&p);
+            assert_eq!(
+                (l.index, l.depth, l.event.kind()),
+                (p.index, 1, p.event.kind())
+            );
+            if let (Event::Step { writes: full, .. }, Event::Step { writes: kept, .. }) =
+                (&p.event, &l.event)
+            {
+                assert_eq!(full.len(), kept.len());
+                for ((r1, v1), (r2, v2)) in full.iter().zip(kept.iter()) {
+                    assert_eq!(r1, r2);
+                    match v1 {
+                        Value::Str(_) | Value::Array(_) => {
+                            strings += 1;
+                            assert_eq!(*v2, Value::Unit);
+                        }
+                        _ => {
+                            ints += 1;
+                            assert_eq!(v1, v2);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(strings > 0 && ints > 0, "{strings} {ints}");
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //!
 //! The search walks the timeline backward one window at a time (windows
 //! whose frames are all deeper than the one searched are skipped by their
-//! summary), keeps the windows it read in a small cache, and gives up on a
-//! branch after a fixed number of events, saying so.
+//! summary), keeps the windows it read in a small cache (of light events:
+//! strings and arrays left out, so that the cache holds no copy of what the
+//! reader shares; a value shown is read from its event, whole), and gives up
+//! on a branch after a fixed number of events, saying so.
 
 use super::names::Names;
 use super::render;
@@ -27,8 +29,9 @@ pub const MAX_DEPTH: usize = 6;
 const MAX_NODES: usize = 40;
 /// The most events one origin search reads.
 const SEARCH_BOUND: u64 = 4_000_000;
-/// The most windows kept in the cache.
-const CACHED_WINDOWS: usize = 32;
+/// The most events the cache keeps (the last window read is kept whatever
+/// its size).
+const CACHED_EVENTS: usize = 32 * 4096;
 
 /// Where a register's value came from.
 enum Origin {
@@ -50,6 +53,8 @@ struct Walker<'a, R> {
     lines: Vec<&'a str>,
     names: Option<&'a Names>,
     cache: BTreeMap<usize, Rc<Vec<Placed>>>,
+    /// The events in `cache`.
+    cached: usize,
     nodes: usize,
     seen: BTreeSet<(u64, u16)>,
 }
@@ -80,6 +85,7 @@ pub fn explain<R: Read + Seek>(
         lines: source.map_or(Vec::new(), |s| s.lines().collect()),
         names,
         cache: BTreeMap::new(),
+        cached: 0,
         nodes: 0,
         seen: BTreeSet::new(),
     };
@@ -178,13 +184,21 @@ impl<R: Read + Seek> Walker<'_, R> {
         if let Some(v) = self.cache.get(&w) {
             return Ok(v.clone());
         }
-        if self.cache.len() >= CACHED_WINDOWS {
-            let first = *self.cache.keys().next().expect("not empty");
-            self.cache.remove(&first);
-        }
         let v = Rc::new(self.tl.window_all(w)?);
+        while self.cached + v.len() > CACHED_EVENTS {
+            let Some((_, old)) = self.cache.pop_first() else {
+                break;
+            };
+            self.cached -= old.len();
+        }
+        self.cached += v.len();
         self.cache.insert(w, v.clone());
         Ok(v)
+    }
+
+    /// `show` applied to event `i` whole (the cache's events are light).
+    fn whole<T>(&mut self, i: u64, show: impl FnOnce(&Event) -> T) -> Result<T, TraceError> {
+        Ok(show(&self.tl.seek(i)?.event))
     }
 
     fn at(&mut self, i: u64) -> Result<Placed, TraceError> {
@@ -333,14 +347,15 @@ impl<R: Read + Seek> Walker<'_, R> {
         let more = level < MAX_DEPTH && self.nodes < MAX_NODES;
         match origin {
             Origin::Written(p) => {
-                let Event::Step {
-                    func, pc, writes, ..
-                } = &p.event
-                else {
+                let Event::Step { func, pc, .. } = p.event else {
                     return Ok(());
                 };
-                let (func, pc) = (*func, *pc);
-                let v = writes.get(reg).cloned().unwrap_or_default();
+                let v = self.whole(p.index, |e| match e {
+                    Event::Step { writes, .. } => {
+                        render::value(writes.get(reg).unwrap_or(&Value::Unit))
+                    }
+                    _ => render::value(&Value::Unit),
+                })?;
                 let Some(instr) = self.instr(func, pc) else {
                     return Ok(());
                 };
@@ -352,33 +367,26 @@ impl<R: Read + Seek> Walker<'_, R> {
                         } else {
                             p.clone()
                         };
-                        let what = match &call.event {
+                        let m = self.m;
+                        let what = self.whole(call.index, |e| match e {
                             Event::Capability { import, args, .. } => {
-                                render::capability(self.m, *import, args)
+                                render::capability(m, *import, args)
                             }
                             _ => "a capability".into(),
-                        };
-                        let _ = writeln!(
-                            out,
-                            "{indent}{label} = {}: the result of {what} at {at}",
-                            render::value(&v)
-                        );
+                        })?;
+                        let _ =
+                            writeln!(out, "{indent}{label} = {v}: the result of {what} at {at}");
                     }
                     Instr::LoadInt { .. }
                     | Instr::LoadBool { .. }
                     | Instr::LoadConst { .. }
                     | Instr::LoadStr { .. } => {
-                        let _ = writeln!(
-                            out,
-                            "{indent}{label} = {}: a constant, at {at}",
-                            render::value(&v)
-                        );
+                        let _ = writeln!(out, "{indent}{label} = {v}: a constant, at {at}");
                     }
                     _ => {
                         let _ = writeln!(
                             out,
-                            "{indent}{label} = {}: computed by `{}` at {at}",
-                            render::value(&v),
+                            "{indent}{label} = {v}: computed by `{}` at {at}",
                             instr.opcode().mnemonic()
                         );
                         let inputs = read_registers(&instr);
@@ -406,13 +414,13 @@ impl<R: Read + Seek> Walker<'_, R> {
                 }
             }
             Origin::Returned { ret, call } => {
-                let Event::Return {
-                    func: callee,
-                    value,
-                } = &ret.event
-                else {
+                let Event::Return { func: callee, .. } = ret.event else {
                     return Ok(());
                 };
+                let value = self.whole(ret.index, |e| match e {
+                    Event::Return { value, .. } => render::value(value),
+                    _ => render::value(&Value::Unit),
+                })?;
                 let Event::Step {
                     func: cf, pc: cpc, ..
                 } = call.event
@@ -421,9 +429,8 @@ impl<R: Read + Seek> Walker<'_, R> {
                 };
                 let _ = writeln!(
                     out,
-                    "{indent}{label} = {}: returned by {} at event {}, called at {}",
-                    render::value(value),
-                    render::func(self.m, *callee),
+                    "{indent}{label} = {value}: returned by {} at event {}, called at {}",
+                    render::func(self.m, callee),
                     ret.index,
                     self.where_(call.index, cf, cpc)
                 );
@@ -438,10 +445,16 @@ impl<R: Read + Seek> Walker<'_, R> {
                 }
             }
             Origin::Argument { enter, k } => {
-                let Event::Enter { func: f, args } = &enter.event else {
+                let Event::Enter { func: f, .. } = enter.event else {
                     return Ok(());
                 };
-                let v = args.get(usize::from(k)).cloned().unwrap_or(Value::Unit);
+                let f = &f;
+                let v = self.whole(enter.index, |e| match e {
+                    Event::Enter { args, .. } => {
+                        render::value(args.get(usize::from(k)).unwrap_or(&Value::Unit))
+                    }
+                    _ => render::value(&Value::Unit),
+                })?;
                 let call = if enter.index > 0 {
                     Some(self.at(enter.index - 1)?)
                 } else {
@@ -457,7 +470,7 @@ impl<R: Read + Seek> Walker<'_, R> {
                         let _ = writeln!(
                             out,
                             "{indent}{label} = {}: argument {} of {}, passed at {}",
-                            render::value(&v),
+                            v,
                             k + 1,
                             render::func(self.m, *f),
                             self.where_(c.index, cf, cpc)
@@ -476,7 +489,7 @@ impl<R: Read + Seek> Walker<'_, R> {
                         let _ = writeln!(
                             out,
                             "{indent}{label} = {}: argument {} of {}",
-                            render::value(&v),
+                            v,
                             k + 1,
                             render::func(self.m, *f)
                         );

@@ -1,7 +1,8 @@
 //! `chronicle audit`: may this trace be trusted, and did the run keep to
 //! its policy?
 //!
-//! One streaming pass over the events (core `replay_with`): the hash chain
+//! One streaming pass over the events (core `replay_capped_with`, under the
+//! reader's caps: `--max-*`, `--unbounded`): the hash chain
 //! and the footer are checked chunk by chunk, the embedded module is
 //! re-executed with the recorded capability results and every event is
 //! compared, and each recorded capability call is checked, as it is
@@ -26,19 +27,26 @@
 //! module, and the recorded capability table is what negotiating the
 //! module under the embedded policy gives. The verdict is PASS only if
 //! everything holds. Memory is bounded: the reader's chunk and the run's
-//! own state; at most [`MAX_LISTED`] violations are kept for the report.
+//! own state, within the reader's caps; at most [`MAX_LISTED`] violations
+//! are kept for the report. A header recording a limit above a cap is
+//! refused before the audit starts (exit 2, no report); reading that would
+//! allocate past `--max-alloc-bytes` is an integrity failure of the report
+//! (FAIL, exit 3), with a hint naming the flag.
 
 use super::report::{header_json, header_text, value_json};
-use super::{not_a_trace, open_file, serves, trace_failure, AuditArgs};
+use super::{
+    alloc_cap_hint, not_a_trace, open_file, serves, stopped_by_cap, trace_failure, AuditArgs,
+};
 use crate::commands::{error_json, print_line};
 use crate::failure::Failure;
 use crate::host::{self, HostConfig};
 use chronicle_core::caps::{self, Binding, Negotiation, Policy};
 use chronicle_core::trace::{
-    self, hex, AnsweredCall, Reader, ReplayError, TraceHeader, OPENED_PATHS_SINCE,
+    self, hex, AnsweredCall, Reader, ReplayError, TraceError, TraceErrorKind, TraceHeader,
+    OPENED_PATHS_SINCE,
 };
 use chronicle_core::vm::RuntimeError;
-use chronicle_core::{format, Limits, Module, Value};
+use chronicle_core::{format, Module, Value};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::io::BufReader;
@@ -50,13 +58,15 @@ const MAX_LISTED: usize = 100;
 pub fn audit(args: &AuditArgs) -> Result<(), Failure> {
     let path = &args.trace;
     let file = open_file(path)?;
+    let caps = args.caps.caps();
     let mut report = Report::default();
-    let reader = match Reader::open(BufReader::new(file)) {
+    let reader = match Reader::open_capped(BufReader::new(file), caps) {
         Ok(r) => Some(r),
-        Err(e) if not_a_trace(&e) => return Err(trace_failure(path, &e)),
+        Err(e) if not_a_trace(&e) || matches!(e.kind, TraceErrorKind::OverReaderCap { .. }) => {
+            return Err(trace_failure(path, &e))
+        }
         Err(e) => {
-            report.integrity = Some(e.kind.to_string());
-            report.integrity_offset = Some(e.offset);
+            report.integrity_failed(&e);
             None
         }
     };
@@ -68,7 +78,7 @@ pub fn audit(args: &AuditArgs) -> Result<(), Failure> {
         drop(reader);
         let mut checker = Checker::new(&header, &module, &mut report);
         let src = BufReader::new(open_file(path)?);
-        let replayed = trace::replay_calls(src, Limits::UNBOUNDED, &mut |c| checker.call(c));
+        let replayed = trace::replay_calls(src, caps, &mut |c| checker.call(c));
         checker.finish();
         match replayed {
             Ok(r) => {
@@ -76,11 +86,13 @@ pub fn audit(args: &AuditArgs) -> Result<(), Failure> {
                 report.final_hash = Some(r.final_hash);
                 report.outcome = Some(r.outcome);
             }
-            Err(ReplayError::Trace(e)) => {
-                report.integrity = Some(format!("{}", e.kind));
-                report.integrity_offset = Some(e.offset);
+            Err(ReplayError::Trace(e)) => report.integrity_failed(&e),
+            Err(ReplayError::Diverged(d)) => {
+                if stopped_by_cap(&d, header.limits, caps) {
+                    report.alloc_cap = Some(caps.alloc_bytes);
+                }
+                report.divergence = Some(d.to_string());
             }
-            Err(ReplayError::Diverged(d)) => report.divergence = Some(d.to_string()),
         }
         report.header = Some((header, header_hash));
     }
@@ -92,15 +104,17 @@ pub fn audit(args: &AuditArgs) -> Result<(), Failure> {
         let _ = std::io::Write::write_all(&mut out, report.text(path).as_bytes());
     }
     if pass {
-        Ok(())
-    } else {
-        Err(Failure::audit(format!(
-            "audit of {} failed: {}",
-            path.display(),
-            report.reason()
-        ))
-        .hint("do not trust this trace's results; see the report above"))
+        return Ok(());
     }
+    let failure = Failure::audit(format!(
+        "audit of {} failed: {}",
+        path.display(),
+        report.reason()
+    ));
+    Err(match report.alloc_cap {
+        Some(cap) => failure.hint(alloc_cap_hint(cap)),
+        None => failure.hint("do not trust this trace's results; see the report above"),
+    })
 }
 
 /// What the audit found.
@@ -110,6 +124,8 @@ struct Report {
     /// Why the trace's integrity failed, and where.
     integrity: Option<String>,
     integrity_offset: Option<u64>,
+    /// The reader's `alloc_bytes` cap, when reading or the replay stopped there.
+    alloc_cap: Option<u64>,
     divergence: Option<String>,
     /// Events and steps replayed (an intact, matching trace).
     events: Option<(u64, u64)>,
@@ -147,6 +163,15 @@ struct Usage {
 }
 
 impl Report {
+    /// The trace cannot be read to its end: damage, or the reader's cap.
+    fn integrity_failed(&mut self, e: &TraceError) {
+        self.integrity = Some(e.kind.to_string());
+        self.integrity_offset = Some(e.offset);
+        if let TraceErrorKind::ReaderAllocCap { cap, .. } = e.kind {
+            self.alloc_cap = Some(cap);
+        }
+    }
+
     fn violation(&mut self, what: String) {
         self.violation_count += 1;
         if self.violations.len() < MAX_LISTED {

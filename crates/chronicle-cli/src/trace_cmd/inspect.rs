@@ -2,7 +2,9 @@
 //! event kind, and raw events, as text or as one JSON object (shape:
 //! docs/INSPECT_JSON.md). Reads the whole trace once, so the statistics
 //! and the footer are checked; a damaged trace is reported after what
-//! could be read (exit 3).
+//! could be read (exit 3). Read under the reader's caps: a header over one
+//! is refused (exit 2); reading past `--max-alloc-bytes` stops there and is
+//! reported as damage is (exit 3).
 
 use super::report::{event_json, header_json, header_text, value_json};
 use super::{open_file, trace_failure, InspectArgs};
@@ -21,8 +23,9 @@ pub fn inspect(args: &InspectArgs) -> Result<(), Failure> {
         None => None,
     };
     let file = open_file(path)?;
-    // Not a trace: exit 2; a damaged header: exit 3.
-    let mut reader = Reader::open(BufReader::new(file)).map_err(|e| trace_failure(path, &e))?;
+    // Not a trace or over a cap: exit 2; a damaged header: exit 3.
+    let mut reader = Reader::open_capped(BufReader::new(file), args.caps.caps())
+        .map_err(|e| trace_failure(path, &e))?;
     let header = reader.header().clone();
     let header_hash = reader.header_hash();
     let module = reader.module().module().clone();

@@ -6,28 +6,35 @@
 //!   [`Recorder`] as the VM's observer, streaming to a temporary file in the
 //!   output's directory that is renamed into place once the footer is
 //!   written, also after a runtime error or a limit.
-//! - [`replay`]: core `replay_with` (no live host), logs from the recorded
-//!   `log.write` calls, the result printed as `run` prints it.
+//! - [`replay`]: core `replay_capped_with` (no live host), logs from the
+//!   recorded `log.write` calls, the result printed as `run` prints it.
 //! - [`audit`] (`audit.rs`): integrity, replay and policy checks in one pass.
 //! - [`inspect`] (`inspect.rs`): header, statistics, raw events; the JSON
 //!   shape is documented in `docs/INSPECT_JSON.md`.
+//!
+//! Every command that reads a trace reads it under the reader's caps
+//! ([`ReaderCapArgs`], `--max-*` and `--unbounded`), through the core's
+//! capped API: a header recording a limit above its cap is refused before
+//! any event (exit 2, see [`reader_cap_failure`]); reading that would
+//! allocate past `--max-alloc-bytes` stops as a trace that cannot be
+//! trusted stops (exit 3).
 
 mod audit;
 mod inspect;
 mod report;
 
-use crate::args::RunArgs;
+use crate::args::{reader_cap_flag, ReaderCapArgs, RunArgs};
 use crate::commands::{print_outcome, Setup};
 use crate::failure::Failure;
 use crate::host;
 use crate::load::load_with_source;
 use chronicle_core::caps::Binding;
 use chronicle_core::trace::{
-    self, hex, NegotiatedEntry, Recorder, ReplayError, ReplayReport, TraceError, TraceErrorKind,
-    TraceHeader,
+    self, hex, Divergence, Event, NegotiatedEntry, Recorder, ReplayError, TraceError,
+    TraceErrorKind, TraceHeader,
 };
-use chronicle_core::vm::CapabilityError;
-use chronicle_core::Value;
+use chronicle_core::vm::{CapabilityError, TrapKind};
+use chronicle_core::{Limit, Limits, Value};
 use clap::Args;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -55,6 +62,9 @@ pub struct ReplayArgs {
     /// Print one JSON object (result or error) instead of a literal, as `run --json`.
     #[arg(long)]
     pub json: bool,
+    /// What reading the trace may cost.
+    #[command(flatten)]
+    pub caps: ReaderCapArgs,
 }
 
 /// `chronicle audit`.
@@ -65,6 +75,9 @@ pub struct AuditArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// What reading the trace may cost.
+    #[command(flatten)]
+    pub caps: ReaderCapArgs,
 }
 
 /// `chronicle inspect`.
@@ -79,6 +92,9 @@ pub struct InspectArgs {
     /// Print one JSON object (see docs/INSPECT_JSON.md).
     #[arg(long)]
     pub json: bool,
+    /// What reading the trace may cost.
+    #[command(flatten)]
+    pub caps: ReaderCapArgs,
 }
 
 /// `chronicle trace`: `run`, recording a trace of the run.
@@ -153,8 +169,9 @@ pub fn trace(args: &TraceArgs) -> Result<(), Failure> {
 /// `chronicle replay`: re-execute a trace with its recorded capability
 /// results; print the result as `run` would.
 pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
-    let (file, header) = open_trace(&args.trace)?;
-    let imports = header.imports;
+    let caps = args.caps.caps();
+    let (file, header) = open_trace(&args.trace, caps)?;
+    let (imports, recorded) = (header.imports, header.limits);
     let mut on_call =
         |import: u16, call_args: &[Value], outcome: Result<&Value, &CapabilityError>| {
             // What `log.write` printed when the trace was recorded.
@@ -165,8 +182,8 @@ pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
                 eprintln!("[{}] {}", s(0), s(1));
             }
         };
-    let report = ReplayReport::replay_with(file, &mut on_call)
-        .map_err(|e| replay_failure(&args.trace, &e))?;
+    let report = trace::replay_capped_with(file, caps, &mut on_call)
+        .map_err(|e| replay_failure(&args.trace, &e, recorded, caps))?;
     eprintln!(
         "replay: {} events ({} instructions, {} capability calls answered from the trace) match the recording",
         report.events, report.steps, report.capability_calls
@@ -178,20 +195,37 @@ pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
 
 /// A replay that failed: the trace's integrity (exit 3), a divergence
 /// (exit 3), or not a trace at all (exit 2).
-fn replay_failure(path: &Path, e: &ReplayError) -> Failure {
+fn replay_failure(path: &Path, e: &ReplayError, recorded: Limits, caps: Limits) -> Failure {
     match e {
         ReplayError::Trace(t) => trace_failure(path, t),
+        ReplayError::Diverged(d) if stopped_by_cap(d, recorded, caps) => {
+            Failure::audit(format!("{}: {d}", path.display())).hint(alloc_cap_hint(caps.alloc_bytes))
+        }
         ReplayError::Diverged(d) => Failure::audit(format!("{}: {d}", path.display()))
             .hint("the trace does not describe a run of its own module: it was altered or recorded by a faulty tool"),
     }
 }
 
-/// A trace that cannot be read or trusted. Not a trace at all is an input
-/// error (exit 2); anything else means the file was altered or cut (exit 3).
+/// Whether divergence `d` is the replayed run stopping at an `alloc_bytes`
+/// limit that the reader's cap set rather than the recording (a trace that
+/// records none, format version 1, replays under `--max-alloc-bytes`).
+pub(crate) fn stopped_by_cap(d: &Divergence, recorded: Limits, caps: Limits) -> bool {
+    recorded.alloc_bytes > caps.alloc_bytes
+        && matches!(&d.found, Some(Event::Trap { error })
+            if matches!(error.kind, TrapKind::LimitExceeded { limit: Limit::AllocBytes, .. }))
+}
+
+/// A trace that cannot be read or trusted. Not a trace at all, or a header
+/// recording a limit above the reader's cap, is an input error (exit 2);
+/// anything else means the file was altered or cut, or cannot be read
+/// within `--max-alloc-bytes` (exit 3).
 pub(crate) fn trace_failure(path: &Path, e: &TraceError) -> Failure {
     if not_a_trace(e) {
         return Failure::input(format!("{}: {e}", path.display()))
             .hint("pass a .ctrace file written by `chronicle trace`");
+    }
+    if let Some(failure) = reader_cap_failure(path, e) {
+        return failure;
     }
     let hint = if e.is_truncation() {
         "the trace is incomplete (an interrupted write?): record it again"
@@ -199,6 +233,39 @@ pub(crate) fn trace_failure(path: &Path, e: &TraceError) -> Failure {
         "the trace was altered or corrupted: do not trust it; record it again"
     };
     Failure::audit(format!("{}: integrity check failed: {e}", path.display())).hint(hint)
+}
+
+/// A trace refused for the reader's own caps, with the flag that raises the
+/// cap in question: a header recording a limit above its cap (exit 2: the
+/// command was asked to read less than the trace needs), or reading that
+/// would allocate more than `--max-alloc-bytes` (exit 3, as for a damaged
+/// trace: a trace of a run within its recorded limits never needs that);
+/// `None` for any other error.
+pub(crate) fn reader_cap_failure(path: &Path, e: &TraceError) -> Option<Failure> {
+    match e.kind {
+        TraceErrorKind::OverReaderCap {
+            limit, recorded, ..
+        } => Some(
+            Failure::input(format!("{}: {}", path.display(), e.kind)).hint(format!(
+                "if you trust this trace, raise the cap: {} {recorded} (or --unbounded to lift every cap)",
+                reader_cap_flag(limit)
+            )),
+        ),
+        TraceErrorKind::ReaderAllocCap { cap, .. } => Some(
+            Failure::audit(format!("{}: {e}", path.display())).hint(alloc_cap_hint(cap)),
+        ),
+        _ => None,
+    }
+}
+
+/// The hint for reading stopped at the `alloc_bytes` cap `cap`.
+pub(crate) fn alloc_cap_hint(cap: u64) -> String {
+    format!(
+        "the trace makes its reader allocate more than it records its run allowed, or it was \
+         recorded without that limit; if you trust it, raise --max-alloc-bytes (now {cap}, \
+         e.g. --max-alloc-bytes {})",
+        cap.saturating_mul(2).max(1 << 20)
+    )
 }
 
 /// Whether `e` says the input is not a trace (rather than a damaged one).
@@ -215,14 +282,18 @@ pub(crate) fn not_a_trace(e: &TraceError) -> bool {
 pub(crate) struct Opened {
     /// The import names, by index.
     pub imports: Vec<String>,
+    /// The limits the header records.
+    pub limits: Limits,
 }
 
-/// Opens a trace for reading from its start, checking that it is one: an
-/// empty or unreadable file or a file that is not a trace is an input
-/// failure (exit 2); a damaged header is an integrity failure (exit 3).
-pub(crate) fn open_trace(path: &Path) -> Result<(BufReader<File>, Opened), Failure> {
+/// Opens a trace for reading from its start under the reader's `caps`,
+/// checking that it is one: an empty or unreadable file, a file that is not
+/// a trace or a header over a cap is an input failure (exit 2); a damaged
+/// header is an integrity failure (exit 3).
+pub(crate) fn open_trace(path: &Path, caps: Limits) -> Result<(BufReader<File>, Opened), Failure> {
     let file = open_file(path)?;
-    let reader = trace::Reader::open(BufReader::new(file)).map_err(|e| trace_failure(path, &e))?;
+    let reader = trace::Reader::open_capped(BufReader::new(file), caps)
+        .map_err(|e| trace_failure(path, &e))?;
     let imports = reader
         .module()
         .module()
@@ -230,7 +301,8 @@ pub(crate) fn open_trace(path: &Path) -> Result<(BufReader<File>, Opened), Failu
         .iter()
         .map(|i| i.name.clone())
         .collect();
-    Ok((BufReader::new(open_file(path)?), Opened { imports }))
+    let limits = reader.header().limits;
+    Ok((BufReader::new(open_file(path)?), Opened { imports, limits }))
 }
 
 /// Opens a file that should be a trace; an empty one is not a trace.
