@@ -35,6 +35,8 @@ pub enum Command {
     Audit(crate::trace_cmd::AuditArgs),
     /// Print a trace's header, provenance, statistics and raw events.
     Inspect(crate::trace_cmd::InspectArgs),
+    /// Compare two traces: where the runs part, which capability calls differ, both results.
+    Diff(crate::trace_cmd::DiffArgs),
     /// Step through a trace both ways, with breakpoints and `why`.
     Debug(crate::debug::DebugArgs),
     /// Open a trace in the browser viewer (served on 127.0.0.1).

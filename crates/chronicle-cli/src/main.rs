@@ -28,6 +28,8 @@ fn main() -> ExitCode {
         Command::Replay(a) => trace_cmd::replay(a),
         Command::Audit(a) => trace_cmd::audit(a),
         Command::Inspect(a) => trace_cmd::inspect(a),
+        // Exit codes as diff(1): 0 identical, 1 differ (2, 3 as the others).
+        Command::Diff(a) => return trace_cmd::diff(a),
         Command::Debug(a) => debug::debug(a),
         Command::View(a) => view::view(a),
     };

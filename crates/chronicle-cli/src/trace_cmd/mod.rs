@@ -11,6 +11,9 @@
 //! - [`audit`] (`audit.rs`): integrity, replay and policy checks in one pass.
 //! - [`inspect`] (`inspect.rs`): header, statistics, raw events; the JSON
 //!   shape is documented in `docs/INSPECT_JSON.md`.
+//! - [`diff`] (`diff.rs`): two traces read in lockstep: where the runs
+//!   part, the capability calls that differ, both results; the JSON shape
+//!   is documented in `docs/DIFF_JSON.md`.
 //!
 //! Every command that reads a trace reads it under the reader's caps
 //! ([`ReaderCapArgs`], `--max-*` and `--unbounded`), through the core's
@@ -20,6 +23,7 @@
 //! trusted stops (exit 3).
 
 mod audit;
+mod diff;
 mod inspect;
 mod report;
 
@@ -41,6 +45,7 @@ use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
 pub use audit::audit;
+pub use diff::{diff, DiffArgs};
 pub use inspect::inspect;
 
 /// `chronicle trace`.
