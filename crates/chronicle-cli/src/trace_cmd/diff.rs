@@ -469,10 +469,10 @@ fn compare(args: &DiffArgs) -> Result<Report, Failure> {
                 _ => true,
             };
         if differ && first.is_none() {
-            first = Some((a.point(ea.as_ref()), b.point(eb.as_ref())));
+            first = Some(points(&a, ea.as_ref(), &b, eb.as_ref()));
         }
         if parted {
-            part = Some((a.point(ea.as_ref()), b.point(eb.as_ref())));
+            part = Some(points(&a, ea.as_ref(), &b, eb.as_ref()));
         }
     }
     calls.finish();
@@ -484,6 +484,54 @@ fn compare(args: &DiffArgs) -> Result<Report, Failure> {
         part,
         calls,
     })
+}
+
+/// Both sides of a reported pair of events. Two capability calls are
+/// shown around where their arguments or results differ.
+fn points(
+    a: &Side,
+    ea: Option<&(u64, Event)>,
+    b: &Side,
+    eb: Option<&(u64, Event)>,
+) -> (Point, Point) {
+    let (mut pa, mut pb) = (a.point(ea), b.point(eb));
+    if let (
+        Some((
+            _,
+            Event::Capability {
+                args: xa,
+                outcome: xo,
+                ..
+            },
+        )),
+        Some((
+            _,
+            Event::Capability {
+                args: ya,
+                outcome: yo,
+                ..
+            },
+        )),
+    ) = (ea, eb)
+    {
+        let name = |t: &str| {
+            t.split_once('(')
+                .map_or(String::new(), |(n, _)| n.to_string())
+        };
+        let (args_a, args_b) = if xa == ya {
+            (shown_args(xa), shown_args(ya))
+        } else {
+            shown_pair(&args_text(xa), &args_text(ya))
+        };
+        let (out_a, out_b) = if xo == yo {
+            (shown_outcome(xo), shown_outcome(yo))
+        } else {
+            shown_pair(&outcome_text(xo), &outcome_text(yo))
+        };
+        pa.text = format!("{}{args_a} -> {out_a}", name(&pa.text));
+        pb.text = format!("{}{args_b} -> {out_b}", name(&pb.text));
+    }
+    (pa, pb)
 }
 
 /// Where an event happens, as compared: its kind, function and line, and
