@@ -170,6 +170,30 @@ fn two_versions_of_a_plugin() {
     assert_eq!(first["b"]["event"]["args"][0], 40);
 }
 
+/// A version that adds a function it never calls: the modules differ, the
+/// runs match by function and line, and that is a difference (exit 1).
+#[test]
+fn versions_that_run_alike_match_by_function_and_line() {
+    let w = workspace();
+    let mut v2 = std::fs::read_to_string(w.path().join("audit-plugin.chr")).unwrap();
+    v2.push_str("\nfn unused() -> int {\n    return 1;\n}\n");
+    std::fs::write(w.path().join("v2.chr"), v2).unwrap();
+    trace(w.path(), "audit-plugin.chr", "a.toml", "v1.ctrace");
+    trace(w.path(), "v2.chr", "a.toml", "v2.ctrace");
+    let (code, out) = diff(w.path(), &["v1.ctrace", "v2.ctrace"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("the modules differ"), "{out}");
+    assert!(
+        out.contains("the runs match by function and line: only the modules differ"),
+        "{out}"
+    );
+    assert!(out.contains("capability calls that differ: 0"), "{out}");
+    let (_, out) = diff(w.path(), &["v1.ctrace", "v2.ctrace", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["identical"], false);
+    assert!(v["first_difference"].is_null() && v["paths_part"].is_null());
+}
+
 /// A version with an extra line: the steps of the new line are where the
 /// paths part, named by function and line on both sides.
 #[test]
@@ -288,4 +312,46 @@ fn bad_input_and_reader_caps_exit_2() {
     assert!(err.contains("--max-instructions 5000000"), "{err}");
     let o = chronicle(w.path(), &["diff", "a.ctrace", "a.ctrace", "--unbounded"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}
+
+/// A run stopped by its instruction limit parts where it stopped; its
+/// outcome is the error.
+#[test]
+fn a_run_stopped_by_a_limit_parts_where_it_stopped() {
+    let w = workspace();
+    trace(w.path(), "audit-plugin.chr", "a.toml", "a.ctrace");
+    let o = chronicle(
+        w.path(),
+        &[
+            "trace",
+            "audit-plugin.chr",
+            "--policy",
+            "a.toml",
+            "--instructions",
+            "2000",
+            "-o",
+            "short.ctrace",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let (code, out) = diff(w.path(), &["a.ctrace", "short.ctrace", "--json"]);
+    assert_eq!(code, Some(1), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["b"]["outcome"]["ok"], false);
+    // Steps: fewer than the fuel, which also pays for bytes worked on.
+    let steps = v["b"]["instructions"].as_u64().unwrap();
+    assert!(steps > 1000 && steps <= 2000, "{steps}");
+    let part = &v["paths_part"];
+    assert_eq!(part["b"]["event"]["kind"], "trap");
+    assert_eq!(part["a"]["event"]["kind"], "step");
+    assert_eq!(part["a"]["index"], part["b"]["index"]);
+    // A's remaining calls have no partner in B.
+    let calls = v["capability_differences"].as_array().unwrap();
+    assert!(!calls.is_empty());
+    assert!(calls.iter().all(|c| c["b"].is_null() && c["a"].is_object()));
+    let (_, out) = diff(w.path(), &["a.ctrace", "short.ctrace"]);
+    assert!(
+        out.contains("B failed: limit exceeded: instructions"),
+        "{out}"
+    );
 }

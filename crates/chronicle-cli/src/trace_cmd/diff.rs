@@ -170,8 +170,9 @@ impl Side {
         }
     }
 
-    /// Where event `e`, just read, happened: its function, pc and line.
-    fn location(&self, e: &Event) -> Location {
+    /// Where event `e`, just read, happened: its function, pc and line
+    /// (`None` for the end, or a return from the entry function).
+    fn location(&self, e: &Event) -> Option<Location> {
         let m = self.module();
         let at = |func: u16, pc: u16| {
             let f = m.funcs.get(usize::from(func));
@@ -184,7 +185,7 @@ impl Side {
                     .unwrap_or(0),
             }
         };
-        match e {
+        Some(match e {
             Event::Step { func, pc, line, .. } => Location {
                 line: *line,
                 ..at(*func, *pc)
@@ -195,17 +196,14 @@ impl Side {
                 pc: error.pc,
                 line: error.line,
             },
+            Event::End { .. } => return None,
             // A capability call: the `cap` instruction, whose step follows;
-            // a return: the caller, at its call; the end: where it stopped.
-            _ => match self.reader.frames().last() {
-                Some(top) => at(top.func, top.pc),
-                None => Location {
-                    function: String::new(),
-                    pc: 0,
-                    line: 0,
-                },
-            },
-        }
+            // a return: the caller, at its call.
+            Event::Capability { .. } | Event::Return { .. } => {
+                let top = self.reader.frames().last()?;
+                at(top.func, top.pc)
+            }
+        })
     }
 
     /// Source line `line` from the trace's embedded source, if it has one.
@@ -220,12 +218,12 @@ impl Side {
         match e {
             Some((index, e)) => {
                 let location = self.location(e);
-                let source = self.source_line(location.line);
+                let source = location.as_ref().and_then(|l| self.source_line(l.line));
                 Point {
                     index: Some(*index),
                     text: describe(e, self.module()),
                     json: event_json(*index, e, self.module()),
-                    location: Some(location),
+                    location,
                     source,
                 }
             }
@@ -775,6 +773,12 @@ impl Report {
             let _ = writeln!(s, "\nthe paths part");
             point(&mut s, "A", pa);
             point(&mut s, "B", pb);
+        }
+        if !self.same_module && self.first.is_none() {
+            let _ = writeln!(
+                s,
+                "\nthe runs match by function and line: only the modules differ"
+            );
         }
         if self.part.is_none() && self.first.is_some() {
             let _ = writeln!(
