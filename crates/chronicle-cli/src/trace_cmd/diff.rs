@@ -889,3 +889,26 @@ impl Report {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cut_keeps_char_boundaries() {
+        let long = "é".repeat(MAX_SHOWN + 5);
+        let c = cut(&long);
+        assert_eq!(c.chars().count(), MAX_SHOWN + 1);
+        assert!(c.ends_with('…'));
+        assert_eq!(cut("short"), "short");
+    }
+
+    #[test]
+    fn a_pair_is_shown_around_its_first_difference() {
+        let head = "x".repeat(200);
+        let (a, b) = shown_pair(&format!("{head}AAA"), &format!("{head}BBB"));
+        assert!(a.starts_with('…') && a.ends_with("AAA"), "{a}");
+        assert!(b.starts_with('…') && b.ends_with("BBB"), "{b}");
+        assert_eq!(shown_pair("ab", "ac"), ("ab".to_string(), "ac".to_string()));
+    }
+}
