@@ -534,12 +534,9 @@ fn points(
 
 /// Where an event happens, as compared: its kind, function and line, and
 /// its pc within one module (a capability call: its capability's name).
-fn place(e: &Event, m: &Module, same_module: bool) -> (u8, String, u32, u16) {
-    let name = |f: u16| {
-        m.funcs
-            .get(usize::from(f))
-            .map_or_else(|| format!("f{f}"), |f| f.name.clone())
-    };
+/// Borrowed, so that comparing allocates nothing.
+fn place<'a>(e: &'a Event, m: &'a Module, same_module: bool) -> (u8, &'a str, u32, u16) {
+    let name = |f: u16| m.funcs.get(usize::from(f)).map_or("?", |f| f.name.as_str());
     let pc = |pc: u16| if same_module { pc } else { 0 };
     let kind = e.kind() as u8;
     match e {
@@ -549,10 +546,10 @@ fn place(e: &Event, m: &Module, same_module: bool) -> (u8, String, u32, u16) {
         } => (kind, name(*func), *line, pc(*p)),
         Event::Capability { import, .. } => {
             let imp = m.imports.get(usize::from(*import));
-            (kind, imp.map_or_else(String::new, |i| i.name.clone()), 0, 0)
+            (kind, imp.map_or("?", |i| i.name.as_str()), 0, 0)
         }
-        Event::Trap { error } => (kind, error.func_name.clone(), error.line, pc(error.pc)),
-        Event::End { .. } => (kind, String::new(), 0, 0),
+        Event::Trap { error } => (kind, error.func_name.as_str(), error.line, pc(error.pc)),
+        Event::End { .. } => (kind, "", 0, 0),
     }
 }
 
