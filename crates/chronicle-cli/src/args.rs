@@ -35,6 +35,8 @@ pub enum Command {
     Audit(crate::trace_cmd::AuditArgs),
     /// Print a trace's header, provenance, statistics and raw events.
     Inspect(crate::trace_cmd::InspectArgs),
+    /// Write a trace in another tool's format (chrome: Perfetto UI, chrome://tracing).
+    Export(crate::trace_cmd::ExportArgs),
     /// Step through a trace both ways, with breakpoints and `why`.
     Debug(crate::debug::DebugArgs),
     /// Open a trace in the browser viewer (served on 127.0.0.1).

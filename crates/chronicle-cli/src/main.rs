@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => trace_cmd::replay(a),
         Command::Audit(a) => trace_cmd::audit(a),
         Command::Inspect(a) => trace_cmd::inspect(a),
+        Command::Export(a) => trace_cmd::export(a),
         Command::Debug(a) => debug::debug(a),
         Command::View(a) => view::view(a),
     };
