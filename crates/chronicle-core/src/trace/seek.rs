@@ -108,6 +108,46 @@ impl<R: Read> Reader<R> {
     }
 }
 
+impl<R: Read> Reader<R> {
+    /// Reads on until [`position`](Reader::position) is `index` (or the
+    /// trace ends), without making an [`Event`](super::Event) of what it
+    /// passes: every chunk's hash is checked and every record decoded and
+    /// counted as [`next_event`](Reader::next_event) would (the same
+    /// checks, the same errors at the same events), only cheaper.
+    /// Returns the position reached; `Ok` below `index` means the whole
+    /// trace was read and its footer checked. After an error, every call
+    /// returns that error.
+    pub fn skip_to(&mut self, index: u64) -> Result<u64, TraceError> {
+        while self.machine.events < index {
+            if self.next_rec()?.is_none() {
+                break;
+            }
+            // Charged as `next_event` charges: the same errors at the same
+            // events (see the machine's reader's cap).
+            self.machine.as_if_handed_out();
+        }
+        Ok(self.machine.events)
+    }
+
+    /// How the run ended, once its end event has been read: the value
+    /// returned, or the runtime error that stopped it.
+    pub fn ended(&self) -> Option<Result<Value, RuntimeError>> {
+        if self.counts[super::EventKind::End as usize] == 0 {
+            return None;
+        }
+        match (&self.result, &self.trap) {
+            (_, Some(t)) => Some(Err(t.clone())),
+            (Some(v), None) => Some(Ok(v.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// How many events of each kind were read so far.
+    pub fn counts(&self) -> super::reader::EventCounts {
+        super::reader::EventCounts(self.counts)
+    }
+}
+
 impl<R: Read + Seek> Reader<R> {
     /// Puts the reader back where [`checkpoint`](Reader::checkpoint) was
     /// called (on this trace): the next event read is the one that followed
