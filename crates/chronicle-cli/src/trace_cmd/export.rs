@@ -34,7 +34,7 @@ use super::report::{rfc3339, value_json};
 use super::{open_file, trace_failure, ExportArgs, ExportFormat, TempFile};
 use crate::commands::error_json;
 use crate::failure::Failure;
-use chronicle_core::trace::{hex, Event, Outcome, Reader, TraceHeader};
+use chronicle_core::trace::{hex, Event, EventKind, Outcome, Reader, TraceHeader};
 use chronicle_core::Module;
 use serde_json::{json, Value as Json};
 use std::io::{BufReader, BufWriter, Write};
@@ -166,16 +166,19 @@ fn chrome<R: std::io::Read, W: Write>(reader: &mut Reader<R>, w: &mut W) -> Resu
     // a trace deeper than its call-depth cap, which bounds it.
     let mut stack: Vec<u16> = Vec::new();
     let mut steps = 0u64;
-    let mut ts = 0u64;
     loop {
-        let event = match reader.next_event() {
+        // Steps are only counted: the reader decodes them without making
+        // events, up to the next counter's step.
+        let event = match reader.next_event_or_nth_step(COUNTER_EVERY - steps % COUNTER_EVERY) {
             Ok(Some(e)) => e,
             Ok(None) => break,
             Err(e) => return Err(Stop::Trace(e)),
         };
+        // The event's index, its time.
+        let ts = reader.position().saturating_sub(1);
+        steps = reader.counts().get(EventKind::Step);
         match event {
             Event::Step { .. } => {
-                steps += 1;
                 if steps % COUNTER_EVERY == 0 {
                     out.counter(ts, steps)?;
                 }
@@ -272,7 +275,6 @@ fn chrome<R: std::io::Read, W: Write>(reader: &mut Reader<R>, w: &mut W) -> Resu
                 )?;
             }
         }
-        ts += 1;
     }
     let footer = reader.footer();
     let other = json!({
@@ -283,7 +285,7 @@ fn chrome<R: std::io::Read, W: Write>(reader: &mut Reader<R>, w: &mut W) -> Resu
         "recorded_at": rfc3339(header.recorded_at_ms),
         "format_version": format_version,
         "header_hash": hex(&header_hash),
-        "events": ts,
+        "events": reader.position(),
         "instructions": steps,
         "final_hash": footer.map(|f| hex(&f.final_hash)),
     });

@@ -38,8 +38,9 @@
 //! ```
 
 use super::error::{TraceError, TraceErrorKind};
+use super::event::Event;
 use super::header::Hash;
-use super::machine::MachineState;
+use super::machine::{MachineState, Rec};
 use super::reader::{Footer, Reader};
 use crate::value::{Array, Value};
 use crate::vm::RuntimeError;
@@ -127,6 +128,27 @@ impl<R: Read> Reader<R> {
             self.machine.as_if_handed_out();
         }
         Ok(self.machine.events)
+    }
+
+    /// The next event that is not a step, or the `n`th step from here if
+    /// it comes first (`n` = 1: the next event, as
+    /// [`next_event`](Reader::next_event)); the steps before it are read as
+    /// [`skip_to`](Reader::skip_to) reads them, never made into events.
+    /// For a consumer of calls and capability calls that only counts steps
+    /// ([`position`](Reader::position) and [`counts`](Reader::counts) say
+    /// where it stands).
+    pub fn next_event_or_nth_step(&mut self, n: u64) -> Result<Option<Event>, TraceError> {
+        let mut left = n.max(1);
+        loop {
+            match self.next_rec()? {
+                None => return Ok(None),
+                Some(Rec::Step { .. }) if left > 1 => {
+                    left -= 1;
+                    self.machine.as_if_handed_out();
+                }
+                Some(rec) => return Ok(Some(self.dress(rec))),
+            }
+        }
     }
 
     /// How the run ended, once its end event has been read: the value
