@@ -177,7 +177,7 @@ impl LimitArgs {
 }
 
 /// The caps of a command that reads a trace (`replay`, `audit`, `inspect`,
-/// `debug`): what reading it may cost, whatever its header says. A trace
+/// `debug`, `export`): what reading it may cost, whatever its header says. A trace
 /// whose header records a limit above its cap is refused before any event
 /// is read; reading stops with an error where it would allocate more than
 /// `--max-alloc-bytes` (the debugger's checkpoints count, within twice it).
