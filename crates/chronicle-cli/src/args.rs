@@ -37,6 +37,8 @@ pub enum Command {
     Inspect(crate::trace_cmd::InspectArgs),
     /// Compare two traces: where the runs part, which capability calls differ, both results.
     Diff(crate::trace_cmd::DiffArgs),
+    /// Write a trace in another tool's format (chrome: Perfetto UI, chrome://tracing).
+    Export(crate::trace_cmd::ExportArgs),
     /// Step through a trace both ways, with breakpoints and `why`.
     Debug(crate::debug::DebugArgs),
     /// Open a trace in the browser viewer (served on 127.0.0.1).
@@ -177,7 +179,7 @@ impl LimitArgs {
 }
 
 /// The caps of a command that reads a trace (`replay`, `audit`, `inspect`,
-/// `debug`): what reading it may cost, whatever its header says. A trace
+/// `debug`, `export`): what reading it may cost, whatever its header says. A trace
 /// whose header records a limit above its cap is refused before any event
 /// is read; reading stops with an error where it would allocate more than
 /// `--max-alloc-bytes` (the debugger's checkpoints count, within twice it).

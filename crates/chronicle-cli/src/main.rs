@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => trace_cmd::inspect(a),
         // Exit codes as diff(1): 0 identical, 1 differ (2, 3 as the others).
         Command::Diff(a) => return trace_cmd::diff(a),
+        Command::Export(a) => trace_cmd::export(a),
         Command::Debug(a) => debug::debug(a),
         Command::View(a) => view::view(a),
     };

@@ -14,6 +14,8 @@
 //! - [`diff`] (`diff.rs`): two traces read in lockstep: where the runs
 //!   part, the capability calls that differ, both results; the JSON shape
 //!   is documented in `docs/DIFF_JSON.md`.
+//! - [`export`] (`export.rs`): the trace as Chrome Trace Event JSON, for
+//!   Perfetto UI and `chrome://tracing`.
 //!
 //! Every command that reads a trace reads it under the reader's caps
 //! ([`ReaderCapArgs`], `--max-*` and `--unbounded`), through the core's
@@ -24,6 +26,7 @@
 
 mod audit;
 mod diff;
+mod export;
 mod inspect;
 mod report;
 
@@ -46,6 +49,7 @@ use std::path::{Path, PathBuf};
 
 pub use audit::audit;
 pub use diff::{diff, DiffArgs};
+pub use export::export;
 pub use inspect::inspect;
 
 /// `chronicle trace`.
@@ -100,6 +104,31 @@ pub struct InspectArgs {
     /// What reading the trace may cost.
     #[command(flatten)]
     pub caps: ReaderCapArgs,
+}
+
+/// `chronicle export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The trace.
+    pub trace: PathBuf,
+    /// The output format: `chrome` (Chrome Trace Event JSON, for Perfetto
+    /// UI and chrome://tracing; `ts` is the event index, not wall time).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: ExportFormat,
+    /// Where to write (it appears only once the whole trace has been read
+    /// and verified); `-` or no `-o` writes to stdout as it goes.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// What reading the trace may cost.
+    #[command(flatten)]
+    pub caps: ReaderCapArgs,
+}
+
+/// The formats `chronicle export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// The Chrome Trace Event format (JSON object form).
+    Chrome,
 }
 
 /// `chronicle trace`: `run`, recording a trace of the run.
@@ -349,10 +378,10 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The trace being written: a temporary file beside the output, renamed
+/// A file being written (a trace, an export): a temporary file beside the output, renamed
 /// into place only when the trace is complete, and removed otherwise (a
 /// crash leaves only the temporary file, which reads as truncated).
-struct TempFile {
+pub(crate) struct TempFile {
     tmp: PathBuf,
     out: PathBuf,
     file: Option<File>,
@@ -360,7 +389,7 @@ struct TempFile {
 }
 
 impl TempFile {
-    fn create(out: &Path) -> Result<TempFile, Failure> {
+    pub(crate) fn create(out: &Path) -> Result<TempFile, Failure> {
         let name = out.file_name().ok_or_else(|| {
             Failure::input(format!("--out {}: not a file name", out.display()))
                 .hint("give the path of the trace file to write, e.g. --out run.ctrace")
@@ -381,14 +410,14 @@ impl TempFile {
         })
     }
 
-    fn file(&self) -> Result<File, Failure> {
+    pub(crate) fn file(&self) -> Result<File, Failure> {
         let file = self.file.as_ref().expect("created with a file");
         file.try_clone()
             .map_err(|e| Failure::input(format!("cannot write {}: {e}", self.out.display())))
     }
 
     /// Flushes `writer`, syncs and renames the file into place.
-    fn commit(mut self, writer: BufWriter<File>) -> Result<(), Failure> {
+    pub(crate) fn commit(mut self, writer: BufWriter<File>) -> Result<(), Failure> {
         let fail = |e: std::io::Error| {
             Failure::input(format!("writing {} failed: {e}", self.out.display()))
                 .hint("no trace was written; check the disk space and the directory's permissions")

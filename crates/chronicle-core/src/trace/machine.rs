@@ -306,6 +306,13 @@ impl Machine {
         Ok(Some(rec))
     }
 
+    /// From now on, copies are charged as once an event has been handed
+    /// out (to the reader's cap only), without making one: for a caller
+    /// that skips events yet must read as a reader of events does.
+    pub fn as_if_handed_out(&self) {
+        self.copies_charged.set(false);
+    }
+
     /// Dresses `rec` (the event just decoded) as an [`Event`] from the state.
     pub fn event(&self, rec: Rec, m: &Module) -> Event {
         self.copies_charged.set(false);

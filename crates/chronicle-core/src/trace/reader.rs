@@ -661,7 +661,7 @@ impl<R: Read> Iterator for Events<'_, R> {
 
 /// Event counts per [`EventKind`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct EventCounts([u64; 6]);
+pub struct EventCounts(pub(super) [u64; 6]);
 
 impl EventCounts {
     /// The number of events of `kind`.

@@ -38,8 +38,9 @@
 //! ```
 
 use super::error::{TraceError, TraceErrorKind};
+use super::event::Event;
 use super::header::Hash;
-use super::machine::MachineState;
+use super::machine::{MachineState, Rec};
 use super::reader::{Footer, Reader};
 use crate::value::{Array, Value};
 use crate::vm::RuntimeError;
@@ -105,6 +106,67 @@ impl<R: Read> Reader<R> {
             result: self.result.clone(),
             trap: self.trap.clone(),
         }
+    }
+}
+
+impl<R: Read> Reader<R> {
+    /// Reads on until [`position`](Reader::position) is `index` (or the
+    /// trace ends), without making an [`Event`](super::Event) of what it
+    /// passes: every chunk's hash is checked and every record decoded and
+    /// counted as [`next_event`](Reader::next_event) would (the same
+    /// checks, the same errors at the same events), only cheaper.
+    /// Returns the position reached; `Ok` below `index` means the whole
+    /// trace was read and its footer checked. After an error, every call
+    /// returns that error.
+    pub fn skip_to(&mut self, index: u64) -> Result<u64, TraceError> {
+        while self.machine.events < index {
+            if self.next_rec()?.is_none() {
+                break;
+            }
+            // Charged as `next_event` charges: the same errors at the same
+            // events (see the machine's reader's cap).
+            self.machine.as_if_handed_out();
+        }
+        Ok(self.machine.events)
+    }
+
+    /// The next event that is not a step, or the `n`th step from here if
+    /// it comes first (`n` = 1: the next event, as
+    /// [`next_event`](Reader::next_event)); the steps before it are read as
+    /// [`skip_to`](Reader::skip_to) reads them, never made into events.
+    /// For a consumer of calls and capability calls that only counts steps
+    /// ([`position`](Reader::position) and [`counts`](Reader::counts) say
+    /// where it stands).
+    pub fn next_event_or_nth_step(&mut self, n: u64) -> Result<Option<Event>, TraceError> {
+        let mut left = n.max(1);
+        loop {
+            match self.next_rec()? {
+                None => return Ok(None),
+                Some(Rec::Step { .. }) if left > 1 => {
+                    left -= 1;
+                    self.machine.as_if_handed_out();
+                }
+                Some(rec) => return Ok(Some(self.dress(rec))),
+            }
+        }
+    }
+
+    /// How the run ended, once its end event has been read: the value
+    /// returned, or the runtime error that stopped it.
+    pub fn ended(&self) -> Option<Result<Value, RuntimeError>> {
+        if self.counts[super::EventKind::End as usize] == 0 {
+            return None;
+        }
+        match (&self.result, &self.trap) {
+            (_, Some(t)) => Some(Err(t.clone())),
+            (Some(v), None) => Some(Ok(v.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// How many events of each kind were read so far.
+    pub fn counts(&self) -> super::reader::EventCounts {
+        super::reader::EventCounts(self.counts)
     }
 }
 
