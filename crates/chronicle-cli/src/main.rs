@@ -9,6 +9,7 @@ mod commands;
 mod debug;
 mod failure;
 mod host;
+mod keygen;
 mod load;
 mod trace_cmd;
 mod view;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => trace_cmd::inspect(a),
         Command::Debug(a) => debug::debug(a),
         Command::View(a) => view::view(a),
+        Command::Keygen(a) => keygen::keygen(a),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
