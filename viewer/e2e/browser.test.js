@@ -150,8 +150,8 @@ test('provenance of the audit plugin trace, as the CLI recorded it', async () =>
   assert.equal(await text(page, '#prov-limits tr[data-limit="call_depth"] td.mono'), '128');
   assert.equal(await text(page, '#prov-limits tr[data-limit="alloc_bytes"] td.mono'), '268,435,456');
   assert.equal(cli.header.limits.alloc_bytes, 268435456);
-  assert.equal(cli.format_version, 3);
-  assert.match(await field('file'), /; trace format v3, bytecode format v1$/);
+  assert.equal(cli.format_version, 4);
+  assert.match(await field('file'), /; trace format v4, bytecode format v1$/);
   const caps = await page.$$eval('#prov-caps tr[data-cap]', (rows) => rows.map((r) => [...r.cells].map((c) => c.innerText)));
   assert.deepEqual(caps.map((r) => [r[0], r[1], r[3]]), [
     ['fs.read', '1.0', 'grant'], ['clock.now', '1.0', 'mock'], ['random.int', '1.0', 'grant'], ['log.write', '1.0', 'grant'],
