@@ -125,9 +125,19 @@ pub fn read_key_file(path: &Path) -> Result<String, Failure> {
     String::from_utf8(bytes).map_err(|_| cannot("not UTF-8 text".into()))
 }
 
-/// The secret key of `trace --sign FILE`.
+/// The secret key of `trace --sign FILE` (a warning on stderr if other
+/// users may read the file).
 pub fn read_secret_key(path: &Path) -> Result<SecretKey, Failure> {
     let text = read_key_file(path)?;
+    if let Ok(meta) = fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            eprintln!(
+                "warning: the secret key {} is readable by other users (mode {mode:04o}): chmod 600 it",
+                path.display()
+            );
+        }
+    }
     SecretKey::parse(&text).map_err(|e| {
         Failure::input(format!("{}: not a secret key file: {e}", path.display()))
             .hint("pass the secret key `chronicle keygen --out FILE` wrote to FILE (not FILE.pub)")

@@ -523,6 +523,22 @@ fn keygen_writes_the_secret_0600_exclusively_and_never_through_a_link() {
         .file_type()
         .is_symlink());
     assert_eq!(mode(&link), 0o600);
+    // A secret key others may read still signs, with a warning.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = chronicle()
+        .current_dir(repo(""))
+        .args(["trace", "examples/asm/fib.chasm", "--sign"])
+        .arg(&key)
+        .arg("--out")
+        .arg(dir.path().join("hello.ctrace"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is readable by other users (mode 0644): chmod 600 it"),
+        "{}",
+        text(&out.stderr)
+    );
     // A directory that does not exist: exit 2.
     let out = chronicle()
         .arg("keygen")
