@@ -31,6 +31,38 @@ if chronicle audit /tmp/audit-tampered.ctrace; then
   exit 1
 fi
 
+# Signed traces: the hash chain proves integrity, a trusted key proves origin.
+step keygen --out /tmp/chronicle-host.key --force
+chronicle keygen --out /tmp/chronicle-host.key --force
+step trace examples/audit-plugin.chr --policy examples/audit-policy.toml --sign /tmp/chronicle-host.key --out /tmp/audit-signed.ctrace
+chronicle trace examples/audit-plugin.chr --policy examples/audit-policy.toml \
+  --sign /tmp/chronicle-host.key --out /tmp/audit-signed.ctrace
+step audit /tmp/audit-signed.ctrace --trusted-key /tmp/chronicle-host.key.pub
+chronicle audit /tmp/audit-signed.ctrace --trusted-key /tmp/chronicle-host.key.pub
+
+# A forger edits the recorded limits and re-seals the copy (header
+# checksum, hash chain and footer recomputed, as viewer/test-support/
+# rewrite.js does): plain audit cannot tell, and says it is unsigned;
+# --trusted-key refuses it (exit 3).
+if command -v node > /dev/null; then
+  node -e 'const fs = require("fs");
+    const { rewrite, limitsOf } = require("./viewer/test-support/rewrite.js");
+    const bytes = new Uint8Array(fs.readFileSync(process.argv[1]));
+    const limits = limitsOf(bytes);
+    limits[0] = 4000000n;
+    fs.writeFileSync(process.argv[2], rewrite(bytes, { limits }));' \
+    /tmp/audit-signed.ctrace /tmp/audit-forged.ctrace
+  step "audit /tmp/audit-forged.ctrace (re-sealed forgery: passes, but unsigned)"
+  chronicle audit /tmp/audit-forged.ctrace | grep -E '^audit of|^  signature'
+  step "audit /tmp/audit-forged.ctrace --trusted-key /tmp/chronicle-host.key.pub (exit 3)"
+  if chronicle audit /tmp/audit-forged.ctrace --trusted-key /tmp/chronicle-host.key.pub; then
+    echo "expected the re-sealed forgery to fail audit --trusted-key" >&2
+    exit 1
+  fi
+else
+  echo "(the re-sealed forgery needs node: skipped)"
+fi
+
 step caps examples/audit-plugin.chr --policy examples/audit-policy.toml
 chronicle caps examples/audit-plugin.chr --policy examples/audit-policy.toml
 

@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { spawn, execFileSync } = require('node:child_process');
 const { pathToFileURL } = require('node:url');
 const { ROOT, chronicleBin, makeTraces, inspect } = require('../test-support/traces.js');
 const T = require('../src/trace.js');
@@ -150,8 +150,8 @@ test('provenance of the audit plugin trace, as the CLI recorded it', async () =>
   assert.equal(await text(page, '#prov-limits tr[data-limit="call_depth"] td.mono'), '128');
   assert.equal(await text(page, '#prov-limits tr[data-limit="alloc_bytes"] td.mono'), '268,435,456');
   assert.equal(cli.header.limits.alloc_bytes, 268435456);
-  assert.equal(cli.format_version, 3);
-  assert.match(await field('file'), /; trace format v3, bytecode format v1$/);
+  assert.equal(cli.format_version, 4);
+  assert.match(await field('file'), /; trace format v4, bytecode format v1$/);
   const caps = await page.$$eval('#prov-caps tr[data-cap]', (rows) => rows.map((r) => [...r.cells].map((c) => c.innerText)));
   assert.deepEqual(caps.map((r) => [r[0], r[1], r[3]]), [
     ['fs.read', '1.0', 'grant'], ['clock.now', '1.0', 'mock'], ['random.int', '1.0', 'grant'], ['log.write', '1.0', 'grant'],
@@ -165,6 +165,9 @@ test('provenance of the audit plugin trace, as the CLI recorded it', async () =>
   assert.equal(await page.getAttribute('#banner', 'data-state'), 'ok');
   assert.match(await text(page, '#banner'), /Integrity verified/);
   assert.match(await text(page, '#banner'), new RegExp(cli.footer.final_hash));
+  // Recorded without --sign: the page says what that proves.
+  assert.match(await text(page, '#banner'), /Unsigned: the hash chain proves integrity, not origin/);
+  assert.equal(await hash('signature'), 'unsigned (integrity only, not origin)');
   await page.click('#policy-details summary');
   assert.equal(await page.textContent('#policy-text'), fs.readFileSync(path.join(ROOT, 'examples/audit-policy.toml'), 'utf8'));
   await shot(page, 'audit-provenance');
@@ -315,7 +318,7 @@ test('a failed run: the error is marked and the banner still says the trace is i
   await page.close();
 });
 
-test('a run stopped by alloc_bytes, a format version 1 trace, and version 4', async () => {
+test('a run stopped by alloc_bytes, a format version 1 trace, and version 5', async () => {
   const page = await newPage();
   await openFile(page, traces['alloc-limit']);
   assert.equal(await page.getAttribute('#banner', 'data-state'), 'ok');
@@ -334,15 +337,15 @@ test('a run stopped by alloc_bytes, a format version 1 trace, and version 4', as
   assert.match(await text(page, '#prov-run dd[data-field="file"]'), /; trace format v1, bytecode format v1$/);
   assert.equal(await text(page, '#prov-limits tr[data-limit="alloc_bytes"] td.mono'), 'unbounded (not in trace format v1)');
   assert.equal(await text(page, '#prov-limits tr[data-limit="instructions"] td.mono'), '5,000,000');
-  // Version 4: refused before anything is shown.
+  // Version 5: refused before anything is shown.
   const newer = fs.readFileSync(traces['audit-plugin']);
-  newer[8] = 4;
+  newer[8] = 5;
   const file = path.join(tmp, 'newer.ctrace');
   fs.writeFileSync(file, newer);
   await openFile(page, file);
   assert.equal(await page.getAttribute('#banner', 'data-category'), 'unsupported');
   assert.equal(await text(page, '#banner .banner-title'), 'Unsupported trace version');
-  assert.match(await text(page, '#banner .banner-detail'), /^unsupported trace format version 4 \(written by a newer ChronicleVM: upgrade to read it; this build reads version 3\) \(at byte 8\)\. Nothing is shown/);
+  assert.match(await text(page, '#banner .banner-detail'), /^unsupported trace format version 5 \(written by a newer ChronicleVM: upgrade to read it; this build reads version 4\) \(at byte 8\)\. Nothing is shown/);
   assert.equal(await page.isVisible('#workspace'), false);
   assert.deepEqual(page.errors, []);
   await page.close();
@@ -352,7 +355,7 @@ test('a tampered trace shows the integrity banner', async () => {
   const bytes = fs.readFileSync(traces['audit-plugin']);
   const view = decode(traces['audit-plugin']);
   // One byte inside the first chunk's payload.
-  const at = bytes.length - 57 - 32 - 100;
+  const at = bytes.length - 154 - 32 - 100;
   bytes[at] ^= 0x01;
   const file = path.join(tmp, 'tampered.ctrace');
   fs.writeFileSync(file, bytes);
@@ -640,4 +643,27 @@ test('caps can be raised: by the banner\'s button, and in the URL', async () => 
   assert.match(await text(page, '#banner .banner-detail'), /the alloc_bytes cap must be a whole number/);
   assert.deepEqual(page.errors, []);
   await page.close();
+});
+
+test('a signed trace: the page names the signer\'s key, and says it did not verify it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chronicle-viewer-signed-'));
+  try {
+    const key = path.join(dir, 'host.key');
+    const fp = execFileSync(BIN, ['keygen', '--out', key], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }).toString('utf8').trim();
+    assert.match(fp, /^ed25519:[0-9a-f]{32}$/);
+    const file = path.join(dir, 'signed.ctrace');
+    execFileSync(BIN, ['trace', 'examples/audit-plugin.chr', '--policy', 'examples/audit-policy.toml', '--sign', key, '--out', file],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const page = await newPage();
+    await openFile(page, file);
+    assert.equal(await page.getAttribute('#banner', 'data-state'), 'ok');
+    const said = `Signed by key ${fp} (not verified here; run chronicle audit --trusted-key).`;
+    assert.ok((await text(page, '#banner')).includes(said), await text(page, '#banner'));
+    assert.equal(await text(page, '#prov-hashes dd[data-field="signature"]'),
+      `signed by key ${fp} (not verified here; run chronicle audit --trusted-key)`);
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

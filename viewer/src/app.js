@@ -260,6 +260,15 @@
     malformed: 'Malformed trace',
   };
 
+  /// What the footer says of the trace's origin, in one sentence.
+  function signatureText(d) {
+    const sig = d.footer && d.footer.signature;
+    if (sig) {
+      return `Signed by key ${sig.fingerprint} (not verified here; run chronicle audit --trusted-key).`;
+    }
+    return 'Unsigned: the hash chain proves integrity, not origin (anyone can edit a trace and re-seal it).';
+  }
+
   function integrityBanner(d) {
     const n = (x) => Number(x).toLocaleString('en-US');
     if (d.ok) {
@@ -267,7 +276,8 @@
       banner('ok', 'Integrity verified',
         `Header checksum, BLAKE3 hash chain over ${n(d.chunkCount)} chunk${d.chunkCount === 1 ? '' : 's'}${lz4}, ` +
         `and footer (${n(d.eventCount)} events, ${n(d.steps)} steps) all check out. ` +
-        `Final hash ${d.footer.finalHash} — compare it with the one the recorder printed to rule out a substituted file.`,
+        `Final hash ${d.footer.finalHash} — compare it with the one the recorder printed to rule out a substituted file. ` +
+        signatureText(d),
         'ok');
       return;
     }
@@ -354,6 +364,9 @@
       ['Policy', h.policyHash || '(no policy: every capability denied)'],
       ['Header', d.headerHash],
       ['Final', d.footer ? d.footer.finalHash : '(no footer)'],
+      ['Signature', !d.footer ? '(no footer)'
+        : d.footer.signature ? `signed by key ${d.footer.signature.fingerprint} (not verified here; run chronicle audit --trusted-key)`
+          : 'unsigned (integrity only, not origin)'],
     ]);
     const limits = clear($('prov-limits'));
     limits.append(el('tr', null, el('th', { text: 'limit' }), el('th', { text: 'value' }),

@@ -58,8 +58,11 @@
   const MAGIC = [0x43, 0x48, 0x52, 0x54, 0x52, 0x41, 0x43, 0x45]; // "CHRTRACE"
   /// The newest trace format version read, and the oldest: version 2 added
   /// the `alloc_bytes` limit (a sixth varint in the limits field), version 3
-  /// the CAP_OK_OPENED record.
-  const FORMAT_VERSION = 3;
+  /// the CAP_OK_OPENED record, version 4 the footer's signature block.
+  const FORMAT_VERSION = 4;
+  /// The first version whose footer ends in a signature block (kind byte,
+  /// ed25519 public key, signature; all zero when unsigned).
+  const SIGNATURE_SINCE = 4;
   /// The first version with CAP_OK_OPENED records (a successful call with
   /// the path it opened), and the longest path one holds, in bytes.
   const OPENED_PATHS_SINCE = 3;
@@ -68,7 +71,10 @@
   const MODULE_FORMAT_VERSION = 1;
   const MAX_HEADER = 2 ** 30;
   const MAX_CHUNK = 65536;
-  const FOOTER_LEN = 57;
+  /// The footer before version 4, and the part of a version 4 footer that
+  /// a signature signs; then the whole version 4 footer.
+  const FOOTER_BODY_LEN = 57;
+  const FOOTER_LEN_V4 = FOOTER_BODY_LEN + 1 + 32 + 64;
   const MAX_TYPE_DEPTH = 32;
   /// The viewer refuses event streams larger than this (memory of a tab).
   const MAX_STREAM = 1 << 30;
@@ -1400,7 +1406,8 @@
   /// holds at most `MAX_STREAM` bytes and at most `allocCap` (a BigInt, the
   /// reader's `alloc_bytes` cap: LZ4 chunks expand up to 255 times, so a
   /// small file could otherwise make the viewer build a large stream).
-  function* readFrames(bytes, start, headerHash, allocCap) {
+  function* readFrames(bytes, start, headerHash, allocCap, version) {
+    const FOOTER_LEN = version >= SIGNATURE_SINCE ? FOOTER_LEN_V4 : FOOTER_BODY_LEN;
     const capped = allocCap !== undefined && allocCap < BigInt(MAX_STREAM);
     const most = capped ? Number(allocCap) : MAX_STREAM;
     // Grown by doubling as chunks arrive; LZ4 chunks expand 2-10 times.
@@ -1429,6 +1436,7 @@
             events: dv.getBigUint64(9, true),
             steps: dv.getBigUint64(17, true),
             finalHash: bytes.subarray(pos + 25, pos + 57),
+            signature: FOOTER_LEN === FOOTER_LEN_V4 ? signatureBlock(bytes, pos) : null,
           };
           out.footerAt = pos;
           out.after = pos + FOOTER_LEN;
@@ -1538,7 +1546,7 @@
     data.headerHash = parsed.headerHash;
     data.formatVersion = parsed.formatVersion;
     const headerHash = bytes.subarray(parsed.headerEnd - 32, parsed.headerEnd);
-    const frames = yield* readFrames(bytes, parsed.headerEnd, headerHash, caps.alloc_bytes);
+    const frames = yield* readFrames(bytes, parsed.headerEnd, headerHash, caps.alloc_bytes, parsed.formatVersion);
     data.timings.verify = now() - t0;
     data.chunkCount = frames.chunks.length;
     data.lz4Chunks = frames.chunks.filter((c) => c.lz4).length;
@@ -1547,6 +1555,7 @@
       data.footer = {
         chunks: frames.footer.chunks, events: frames.footer.events, steps: frames.footer.steps,
         finalHash: blake3.toHex(frames.footer.finalHash),
+        signature: frames.footer.signature,
       };
     }
     // Phase B.
@@ -1663,6 +1672,26 @@
     return finish(null);
   }
 
+  /// The signature block of the version 4 footer at `pos`: null when
+  /// unsigned, else { key, signature (hex), fingerprint (`ed25519:` and the
+  /// first 16 bytes of BLAKE3 of the key, as `chronicle audit` names it) }.
+  /// The viewer does not verify ed25519: `chronicle audit --trusted-key`
+  /// does. A kind other than 0 or 1, or an unsigned block that is not all
+  /// zero, is a malformed footer (as the Rust reader says).
+  function signatureBlock(bytes, pos) {
+    const at = pos + FOOTER_BODY_LEN;
+    const kind = bytes[at];
+    const rest = bytes.subarray(at + 1, pos + FOOTER_LEN_V4);
+    if (kind === 0 && rest.every((b) => b === 0)) return null;
+    if (kind !== 1) throw err.badFooter('malformed signature block', pos);
+    const key = rest.subarray(0, 32);
+    return {
+      key: blake3.toHex(key),
+      signature: blake3.toHex(rest.subarray(32, 96)),
+      fingerprint: `ed25519:${blake3.toHex(blake3.hash(key).subarray(0, 16))}`,
+    };
+  }
+
   /// A phase-A error as the Rust reader reports it when it meets it while
   /// decoding event `event`: a chain mismatch names the event.
   function withEvent(e, event) {
@@ -1694,7 +1723,7 @@
     loadTrace, loadTraceSync, readHeader, Machine, TraceError, lineOf,
     formatValue, quote, typeName, valuesEqual, conforms, share, arrValues,
     KIND_NAMES, ENTER, STEP, RETURN, CAPABILITY, TRAP, END, EFFECTS: E,
-    FORMAT_VERSION, OLDEST_FORMAT_VERSION, OPENED_PATHS_SINCE, MAX_OPENED_PATH, LIMIT_NAMES, ALLOC_BEYOND,
+    FORMAT_VERSION, OLDEST_FORMAT_VERSION, OPENED_PATHS_SINCE, SIGNATURE_SINCE, MAX_OPENED_PATH, LIMIT_NAMES, ALLOC_BEYOND,
     DEFAULT_CAPS, UNBOUNDED_CAPS, capsFrom,
   };
 });

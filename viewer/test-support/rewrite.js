@@ -103,6 +103,8 @@ function build({ version, fields, chunks, events, steps }) {
   dv.setBigUint64(17, BigInt(steps), true);
   footer.set(chain, 25);
   parts.push(footer);
+  // From version 4 the footer ends in a signature block: unsigned, zeros.
+  if (version >= 4) parts.push(new Uint8Array(97));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {

@@ -164,9 +164,19 @@ function record(dir, name, plugin, args) {
 }
 
 const ROOT = path.resolve(__dirname, '..', '..');
+
+/// A version 4 trace with its signature block's kind byte set to `kind`
+/// and, if given, its last byte to `last` (neither is then a valid block).
+function signatureKind(bytes, kind, last) {
+  const out = bytes.slice();
+  out[out.length - 97] = kind;
+  if (last !== undefined) out[out.length - 1] = last;
+  return out;
+}
+
 const ALLOC_BEYOND = /^malformed event #(\d+): allocations beyond the recorded alloc_bytes limit \(at byte \d+\)$/;
 
-test('format versions 1 to 3, the limits field, limit codes and opened paths: the Rust reader\'s verdicts', { skip }, () => inTemp((dir) => {
+test('format versions 1 to 4, the limits field, limit codes and opened paths: the Rust reader\'s verdicts', { skip }, () => inTemp((dir) => {
   const v1 = fx.bytes('golden-audit.ctrace');
   const v3 = fx.bytes('golden-v3-audit.ctrace');
   const fib = fx.bytes('golden-fib-depth-limit.ctrace');
@@ -191,7 +201,10 @@ test('format versions 1 to 3, the limits field, limit codes and opened paths: th
     'v3 with an opened path': v3,
     'v3 with an opened path, as v2': rewrite(v3, { version: 2 }),
     'v3 with an opened path, as v1': rewrite(v3, { version: 1, limits: five }),
-    'v4': rewrite(v1, { version: 4 }),
+    'v4, unsigned': rewrite(v3, { version: 4 }),
+    'v4, bad signature kind': signatureKind(rewrite(v3, { version: 4 }), 2),
+    'v4, nonzero unsigned block': signatureKind(rewrite(v3, { version: 4 }), 0, 1),
+    'v5': rewrite(v1, { version: 5 }),
     'v65535': rewrite(v1, { version: 0xffff }),
     'v1, limit code 6': rewrite(fib, { stream: limitCode(6) }),
     'v2, limit code 6': rewrite(fib, { version: 2, limits: [...fibFive, 1000n], stream: limitCode(6) }),
@@ -208,8 +221,11 @@ test('format versions 1 to 3, the limits field, limit codes and opened paths: th
     verdicts[name] = rust[0];
   }
   // What these cases are about, as both readers see them.
-  assert.match(verdicts.v4, /^unsupported trace format version 4 \(written by a newer ChronicleVM: upgrade to read it; this build reads version 3\)/);
-  assert.match(verdicts.v0, /^unsupported trace format version 0 \(not a version this build knows; this build reads version 3\)/);
+  assert.match(verdicts.v5, /^unsupported trace format version 5 \(written by a newer ChronicleVM: upgrade to read it; this build reads version 4\)/);
+  assert.match(verdicts.v0, /^unsupported trace format version 0 \(not a version this build knows; this build reads version 4\)/);
+  assert.equal(verdicts['v4, unsigned'], 'ok');
+  assert.match(verdicts['v4, bad signature kind'], /^bad footer: malformed signature block/);
+  assert.match(verdicts['v4, nonzero unsigned block'], /^bad footer: malformed signature block/);
   assert.equal(verdicts['v3, six limits'], 'ok');
   assert.equal(verdicts['v3 with an opened path'], 'ok');
   // The record of a call with its opened path (tag 8) is new in version 3.
@@ -227,7 +243,7 @@ test('traces that stop at alloc_bytes, wherever that is: read by both, event by 
   const traces = makeTraces(bin, dir);
   const view = compare(new Uint8Array(fs.readFileSync(traces['alloc-limit'])), inspect(bin, traces['alloc-limit'], true), 'alloc-limit');
   const data = view.data;
-  assert.equal(data.formatVersion, 3);
+  assert.equal(data.formatVersion, 4);
   assert.equal(data.header.limits.alloc_bytes, 2000n);
   assert.equal(data.traps.length, 1);
   assert.equal(data.traps[0].name, 'limit exceeded');
@@ -360,4 +376,38 @@ test('with the default caps, the viewer and `chronicle inspect` refuse the same 
   const lifted = path.join(dir, 'lifted.ctrace');
   fs.writeFileSync(lifted, over);
   assert.deepEqual(jsVerdict(over), rustVerdict(bin, lifted));
+}));
+
+test('a signed and an unsigned version 4 trace: decoded as the Rust reader reads them, signer named as audit names it', { skip }, () => inTemp((dir) => {
+  const key = path.join(dir, 'host.key');
+  execFileSync(bin, ['keygen', '--out', key], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const traces = {};
+  for (const [name, extra] of [['signed', ['--sign', key]], ['unsigned', []]]) {
+    const file = path.join(dir, `${name}.ctrace`);
+    execFileSync(bin, ['trace', 'examples/audit-plugin.chr', '--policy', 'examples/audit-policy.toml', ...extra, '--out', file],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    traces[name] = file;
+  }
+  const audit = (file) => JSON.parse(execFileSync(bin, ['audit', file, '--json', '--trusted-key', `${key}.pub`],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }).toString('utf8'));
+  const signed = new Uint8Array(fs.readFileSync(traces.signed));
+  const view = compare(signed, inspect(bin, traces.signed, true), 'signed');
+  assert.equal(view.data.formatVersion, 4);
+  const sig = view.data.footer.signature;
+  const a = audit(traces.signed);
+  assert.equal(a.verdict, 'pass');
+  assert.equal(sig.fingerprint, a.signature.key);
+  assert.equal(sig.key, a.signature.public_key);
+  assert.match(sig.signature, /^[0-9a-f]{128}$/);
+  const unsigned = new Uint8Array(fs.readFileSync(traces.unsigned));
+  const uview = compare(unsigned, inspect(bin, traces.unsigned, true), 'unsigned');
+  assert.equal(uview.data.footer.signature, null);
+  // The same run, signed or not, differs in the signature block only.
+  assert.equal(signed.length, unsigned.length);
+  // A signature block the Rust reader refuses, the viewer refuses alike.
+  for (const [label, bytes] of [['kind 2', signatureKind(signed, 2)], ['unsigned, not zero', signatureKind(unsigned, 0, 7)]]) {
+    const file = path.join(dir, 'bad.ctrace');
+    fs.writeFileSync(file, bytes);
+    assert.deepEqual(jsVerdict(bytes), rustVerdict(bin, file), label);
+  }
 }));

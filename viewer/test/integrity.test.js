@@ -94,10 +94,10 @@ test('clear verdicts for files that are not traces', () => {
   assert.equal(verdict(enc('%PDF-1.7 ...'))[2].error.category, 'not-a-trace');
   assert.equal(verdict(new Uint8Array(0))[2].error.category, 'truncated');
   const newer = base.slice();
-  newer[8] = 4;
+  newer[8] = 5;
   const [msg, , data] = verdict(newer);
   assert.equal(data.error.category, 'unsupported');
-  assert.match(msg, /newer ChronicleVM: upgrade to read it; this build reads version 3\)/);
+  assert.match(msg, /newer ChronicleVM: upgrade to read it; this build reads version 4\)/);
   // Version 2 is read, so a version 1 trace relabelled as 2 (five limits
   // where six are due) fails its header checksum, unless re-sealed.
   const relabelled = fx.bytes('golden-audit.ctrace');

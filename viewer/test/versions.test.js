@@ -33,9 +33,10 @@ function eventsOf(data) {
   return view.events(0, view.count).map((ev) => fx.eventJson(view, ev));
 }
 
-test('the reader knows format versions 1 to 3 and six limits', () => {
-  assert.equal(T.FORMAT_VERSION, 3);
+test('the reader knows format versions 1 to 4 and six limits', () => {
+  assert.equal(T.FORMAT_VERSION, 4);
   assert.equal(T.OPENED_PATHS_SINCE, 3);
+  assert.equal(T.SIGNATURE_SINCE, 4);
   assert.equal(T.OLDEST_FORMAT_VERSION, 1);
   assert.deepEqual(T.LIMIT_NAMES, ['instructions', 'call_depth', 'registers', 'array_len', 'string_bytes', 'alloc_bytes']);
 });
@@ -87,16 +88,16 @@ test('the limits field holds exactly as many limits as the version says', () => 
   assert.equal(text(rewrite(v1, { version: 2, limits: [...five, 1n, 1n] })), 'malformed header: a field has bytes left over');
 });
 
-test('format versions other than 1 to 3 are refused', () => {
+test('format versions other than 1 to 4 are refused', () => {
   const base = fx.bytes('golden-audit.ctrace');
   const cases = [
     [0, 'not a version this build knows'],
-    [4, 'written by a newer ChronicleVM: upgrade to read it'],
+    [5, 'written by a newer ChronicleVM: upgrade to read it'],
     [0x100, 'written by a newer ChronicleVM: upgrade to read it'],
     [0xffff, 'written by a newer ChronicleVM: upgrade to read it'],
   ];
   for (const [version, why] of cases) {
-    const message = `unsupported trace format version ${version} (${why}; this build reads version 3) (at byte 8)`;
+    const message = `unsupported trace format version ${version} (${why}; this build reads version 4) (at byte 8)`;
     // Sealed again (a consistent file of another version) or not: the
     // version is checked before anything else.
     const edited = base.slice();

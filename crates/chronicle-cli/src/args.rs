@@ -43,6 +43,8 @@ pub enum Command {
     Debug(crate::debug::DebugArgs),
     /// Open a trace in the browser viewer (served on 127.0.0.1).
     View(crate::view::ViewArgs),
+    /// Make an ed25519 key pair for signing traces (`trace --sign`, `audit --trusted-key`).
+    Keygen(crate::keygen::KeygenArgs),
 }
 
 /// `chronicle check`.

@@ -9,6 +9,7 @@ mod commands;
 mod debug;
 mod failure;
 mod host;
+mod keygen;
 mod load;
 mod trace_cmd;
 mod view;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Command::Export(a) => trace_cmd::export(a),
         Command::Debug(a) => debug::debug(a),
         Command::View(a) => view::view(a),
+        Command::Keygen(a) => keygen::keygen(a),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

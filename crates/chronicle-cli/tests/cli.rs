@@ -2071,7 +2071,7 @@ fn inspect_json_has_the_documented_fields() {
     assert_eq!(h["capabilities"][0]["name"], "fs.read");
     assert_eq!(h["capabilities"][0]["decision"], "grant");
     assert_eq!(h["capabilities"][0]["requested"], "1.0");
-    assert_eq!(j["format_version"], 3);
+    assert_eq!(j["format_version"], 4);
     for kind in ["enter", "step", "return", "capability", "trap", "end"] {
         assert!(j["counts"][kind].is_u64(), "counts.{kind}");
     }

@@ -15,7 +15,8 @@ use chronicle_core::testing::proptest_cases;
 use chronicle_core::testing::valid_module;
 use chronicle_core::trace::{
     self, testing, Collector, Decision, Event, EventKind, NegotiatedEntry, Reader, RecordError,
-    RecorderOptions, ReplayError, TraceError, TraceErrorKind, TraceHeader, TRACE_FORMAT_VERSION,
+    RecorderOptions, ReplayError, SecretKey, TraceError, TraceErrorKind, TraceHeader,
+    TRACE_FORMAT_VERSION,
 };
 use chronicle_core::types::{Signature, Type, Version};
 use chronicle_core::value::Array;
@@ -388,6 +389,22 @@ fn record_opts(
 
 fn record(m: &Module, host: impl Host, limits: Limits) -> (Result<Value, RuntimeError>, Vec<u8>) {
     record_opts(m, host, limits, RecorderOptions::default())
+}
+
+/// A trace of `m` signed with `key`.
+fn record_signed(m: &Module, host: impl Host, limits: Limits, key: &SecretKey) -> Vec<u8> {
+    let mut recorder = trace::Recorder::new(Vec::new(), header(m, limits)).expect("starts");
+    recorder.sign_with(key.clone());
+    let verified = recorder.module().clone();
+    let outcome = Vm::with_observer(&verified, limits, host, &mut recorder).run();
+    let finished = recorder.finish(&outcome).expect("finishes");
+    assert_eq!(finished.signature.map(|s| s.key), Some(key.public_key()));
+    finished.writer
+}
+
+/// The golden traces' signing key (a fixed seed: signatures are deterministic).
+fn golden_key() -> SecretKey {
+    SecretKey::from_seed([0x5e; 32])
 }
 
 /// The events of a live run, as the collector sees them.
@@ -1188,13 +1205,13 @@ fn finish_refuses_an_outcome_the_run_did_not_have() {
 fn newer_versions_and_other_files_are_refused_clearly() {
     let (_, bytes) = record(&fib(3), NoHost, Limits::DEFAULT);
     let mut newer = bytes.clone();
-    newer[8] = 4;
+    newer[8] = 5;
     let e = trace::verify(&newer[..]).unwrap_err();
     assert_eq!(
         e.kind,
         TraceErrorKind::UnsupportedVersion {
-            found: 4,
-            supported: 3
+            found: 5,
+            supported: 4
         }
     );
     assert!(e.to_string().contains("newer"), "{e}");
@@ -1275,7 +1292,17 @@ fn golden_cases() -> Vec<(&'static str, Vec<u8>)> {
         },
     )
     .1;
-    vec![("audit.ctrace", a), ("fib-depth-limit.ctrace", b)]
+    let c = record_signed(
+        &audit(true),
+        ScriptHost::default(),
+        Limits::DEFAULT,
+        &golden_key(),
+    );
+    vec![
+        ("audit.ctrace", a),
+        ("fib-depth-limit.ctrace", b),
+        ("audit-signed.ctrace", c),
+    ]
 }
 
 #[test]
@@ -1308,6 +1335,21 @@ fn golden_traces_keep_verifying_replaying_and_recording_the_same() {
 #[test]
 fn golden_traces_of_older_versions_still_verify_and_replay() {
     for name in ["audit.ctrace", "fib-depth-limit.ctrace"] {
+        // Version 3: the footer has no signature block; it reads as unsigned.
+        let stored = std::fs::read(golden(&format!("v3/{name}"))).unwrap();
+        assert_eq!(u16::from_le_bytes([stored[8], stored[9]]), 3);
+        let summary = trace::verify(&stored[..]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(summary.signature, None, "{name}");
+        let report = trace::replay(Cursor::new(&stored)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(report.final_hash, summary.final_hash, "{name}");
+        assert_eq!(report.outcome, summary.outcome, "{name}");
+        assert_eq!(report.signature, None, "{name}");
+        // A version 3 footer is 57 bytes: re-sealing keeps it readable.
+        assert!(
+            trace::verify(&testing::reseal(&stored)[..]).is_ok(),
+            "{name}"
+        );
+
         // Version 2: no opened paths (its fs.read is a plain CAP_OK), and
         // replayed without the fuel charge for host work it ran without.
         let stored = std::fs::read(golden(&format!("v2/{name}"))).unwrap();
@@ -1384,7 +1426,10 @@ fn first_read(events: &[Event]) -> (u64, &Event) {
 fn what_a_call_opened_is_recorded_read_and_replayed() {
     let m = audit(true);
     let (_, bytes) = record(&m, ScriptHost::default(), Limits::DEFAULT);
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
+    assert_eq!(
+        u16::from_le_bytes([bytes[8], bytes[9]]),
+        TRACE_FORMAT_VERSION
+    );
     let events = read_events(&bytes);
     assert_eq!(
         events,
@@ -1773,10 +1818,116 @@ fn capability_calls_take_fuel_for_the_bytes_they_move_and_replay_alike() {
     let (_, bytes) = record(&m, BlobHost::default(), short);
     let mut v2 = bytes.clone();
     v2[8] = 2;
+    // A version 2 footer has no signature block.
+    v2.truncate(v2.len() - (trace::FOOTER_LEN - trace::FOOTER_BODY_LEN));
     let v2 = testing::reseal(&v2);
     trace::verify(&v2[..]).expect("a version 2 trace");
     assert!(matches!(
         trace::replay(Cursor::new(&v2)),
         Err(ReplayError::Diverged(_))
     ));
+}
+
+// ---------------------------------------------------------------- signatures
+
+#[test]
+fn a_signed_trace_verifies_replays_and_names_its_key() {
+    let key = golden_key();
+    let m = audit(true);
+    let signed = record_signed(&m, ScriptHost::default(), Limits::DEFAULT, &key);
+    let (_, unsigned) = record(&m, ScriptHost::default(), Limits::DEFAULT);
+    // Same run, same bytes but the signature block.
+    assert_eq!(signed.len(), unsigned.len());
+    let body = signed.len() - trace::FOOTER_LEN + trace::FOOTER_BODY_LEN;
+    assert_eq!(signed[..body], unsigned[..body]);
+    assert_eq!(signed[body], 1);
+    assert!(unsigned[body..].iter().all(|&b| b == 0));
+
+    let summary = trace::verify(&signed[..]).unwrap();
+    assert_eq!(summary.signature.map(|s| s.key), Some(key.public_key()));
+    assert_eq!(trace::verify(&unsigned[..]).unwrap().signature, None);
+    // Both replay paths report the checked signature.
+    let report = trace::replay(Cursor::new(&signed)).unwrap();
+    assert_eq!(report.signature, summary.signature);
+    let report = trace::replay_calls(Cursor::new(&signed), Limits::DEFAULT, &mut |_| {}).unwrap();
+    assert_eq!(report.signature, summary.signature);
+    let mut r = Reader::open(&signed[..]).unwrap();
+    for e in r.events() {
+        e.unwrap();
+    }
+    assert_eq!(r.footer().and_then(|f| f.signature), summary.signature);
+    // The signature covers exactly the header hash and the footer body.
+    let sig = summary.signature.unwrap();
+    let footer_body = &signed[body - trace::FOOTER_BODY_LEN..body];
+    assert!(sig.verify(&summary.header_hash, footer_body));
+    let mut other = footer_body.to_vec();
+    other[9] ^= 1;
+    assert!(!sig.verify(&summary.header_hash, &other));
+}
+
+#[test]
+fn any_altered_byte_of_a_signed_trace_fails_and_resealing_cannot_keep_the_key() {
+    let key = golden_key();
+    let signed = record_signed(&fib(5), NoHost, Limits::DEFAULT, &key);
+    for i in 0..signed.len() {
+        let mut t = signed.clone();
+        t[i] ^= 0x10;
+        assert!(trace::verify(&t[..]).is_err(), "byte {i}");
+        assert!(trace::replay(Cursor::new(&t)).is_err(), "byte {i} replays");
+    }
+    // A byte of the signature or of the named key: a signature error.
+    let sig_at = signed.len() - 64 - 32;
+    for i in [sig_at, sig_at + 31, sig_at + 32, signed.len() - 1] {
+        let mut t = signed.clone();
+        t[i] ^= 0x01;
+        let e = trace::verify(&t[..]).unwrap_err();
+        assert!(e.is_integrity(), "{e}");
+        assert!(
+            matches!(e.kind, TraceErrorKind::BadSignature { .. }),
+            "byte {i}: {e}"
+        );
+    }
+    // An edit re-sealed with the signature left in place fails on it;
+    // re-sealed as unsigned it verifies, but names no key; re-signed by
+    // another key it names that key, never the original one.
+    let mut edited = signed.clone();
+    let plugin = edited
+        .windows(12)
+        .position(|w| w == b"audit-plugin")
+        .expect("the plugin's name");
+    edited[plugin] = b'A';
+    let e = trace::verify(&testing::reseal(&edited)[..]).unwrap_err();
+    assert!(matches!(e.kind, TraceErrorKind::BadSignature { .. }), "{e}");
+    let stripped = testing::reseal_unsigned(&edited);
+    assert_eq!(trace::verify(&stripped[..]).unwrap().signature, None);
+    let mallory = SecretKey::from_seed([0x66; 32]);
+    let resigned = testing::reseal_signed(&edited, &mallory);
+    let sig = trace::verify(&resigned[..]).unwrap().signature.unwrap();
+    assert_eq!(sig.key, mallory.public_key());
+    assert_ne!(sig.key.fingerprint(), key.public_key().fingerprint());
+    // A compromised key signs anything: the forgery verifies under it.
+    let forged = testing::reseal_signed(&edited, &key);
+    assert_eq!(
+        trace::verify(&forged[..]).unwrap().signature.map(|s| s.key),
+        Some(key.public_key())
+    );
+}
+
+#[test]
+fn a_malformed_signature_block_is_a_bad_footer() {
+    let (_, unsigned) = record(&fib(3), NoHost, Limits::DEFAULT);
+    let kind_at = unsigned.len() - trace::FOOTER_LEN + trace::FOOTER_BODY_LEN;
+    for (at, v) in [(kind_at, 2u8), (kind_at + 1, 1), (unsigned.len() - 1, 1)] {
+        let mut t = unsigned.clone();
+        t[at] = v;
+        let e = trace::verify(&t[..]).unwrap_err();
+        assert!(
+            matches!(e.kind, TraceErrorKind::BadFooter { .. }),
+            "byte {at}: {e}"
+        );
+        assert_eq!(e.offset, (unsigned.len() - trace::FOOTER_LEN) as u64);
+    }
+    // A version 4 trace cut inside its signature block is truncated.
+    let e = trace::verify(&unsigned[..unsigned.len() - 10]).unwrap_err();
+    assert!(e.is_truncation(), "{e}");
 }

@@ -32,6 +32,14 @@
 //! refused before the audit starts (exit 2, no report); reading that would
 //! allocate past `--max-alloc-bytes` is an integrity failure of the report
 //! (FAIL, exit 3), with a hint naming the flag.
+//!
+//! Origin: the report says whether the trace is signed (format version 4)
+//! and by which key (its fingerprint); a signature that does not verify is
+//! an integrity failure (the reader checks it). With `--trusted-key` (files
+//! of public keys, repeatable) the audit passes only if one of those keys
+//! signed this exact trace: an unsigned trace, or one signed by another
+//! key, fails. Without it, an unsigned trace proves its integrity only, not
+//! its origin: anyone can edit a trace and re-seal its hash chain.
 
 use super::report::{header_json, header_text, value_json};
 use super::{
@@ -42,8 +50,8 @@ use crate::failure::Failure;
 use crate::host::{self, HostConfig};
 use chronicle_core::caps::{self, Binding, Negotiation, Policy};
 use chronicle_core::trace::{
-    self, hex, AnsweredCall, Reader, ReplayError, TraceError, TraceErrorKind, TraceHeader,
-    OPENED_PATHS_SINCE,
+    self, hex, AnsweredCall, PublicKey, Reader, ReplayError, TraceError, TraceErrorKind,
+    TraceHeader, OPENED_PATHS_SINCE,
 };
 use chronicle_core::vm::RuntimeError;
 use chronicle_core::{format, Module, Value};
@@ -57,9 +65,13 @@ const MAX_LISTED: usize = 100;
 /// `chronicle audit`.
 pub fn audit(args: &AuditArgs) -> Result<(), Failure> {
     let path = &args.trace;
+    let trusted = trusted_keys(&args.trusted_key)?;
     let file = open_file(path)?;
     let caps = args.caps.caps();
-    let mut report = Report::default();
+    let mut report = Report {
+        trusted,
+        ..Report::default()
+    };
     let reader = match Reader::open_capped(BufReader::new(file), caps) {
         Ok(r) => Some(r),
         Err(e) if not_a_trace(&e) || matches!(e.kind, TraceErrorKind::OverReaderCap { .. }) => {
@@ -85,6 +97,7 @@ pub fn audit(args: &AuditArgs) -> Result<(), Failure> {
                 report.events = Some((r.events, r.steps));
                 report.final_hash = Some(r.final_hash);
                 report.outcome = Some(r.outcome);
+                report.signer = r.signature.map(|s| s.key);
             }
             Err(ReplayError::Trace(e)) => report.integrity_failed(&e),
             Err(ReplayError::Diverged(d)) => {
@@ -117,6 +130,26 @@ pub fn audit(args: &AuditArgs) -> Result<(), Failure> {
     })
 }
 
+/// The keys of every `--trusted-key` file (`None` without the flag). A
+/// file that cannot be read or holds no valid public key is an input error
+/// (exit 2).
+fn trusted_keys(files: &[std::path::PathBuf]) -> Result<Option<Vec<PublicKey>>, Failure> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut keys = Vec::new();
+    for f in files {
+        let text = crate::keygen::read_key_file(f)?;
+        let found = PublicKey::parse_list(&text).map_err(|e| {
+            Failure::input(format!("{}: not a public key file: {e}", f.display())).hint(
+                "pass the .pub file `chronicle keygen` wrote (or a file of such lines), never the secret key",
+            )
+        })?;
+        keys.extend(found);
+    }
+    Ok(Some(keys))
+}
+
 /// What the audit found.
 #[derive(Default)]
 struct Report {
@@ -141,6 +174,10 @@ struct Report {
     /// each asked for and opened.
     scoped_calls: u64,
     opened: Vec<Opened>,
+    /// The key whose signature the reader checked (an intact signed trace).
+    signer: Option<PublicKey>,
+    /// The `--trusted-key` keys, if any were given.
+    trusted: Option<Vec<PublicKey>>,
 }
 
 /// What one successful scoped call asked for and what it recorded opening
@@ -184,6 +221,43 @@ impl Report {
             && self.divergence.is_none()
             && self.violation_count == 0
             && self.events.is_some()
+            && self.origin_ok()
+    }
+
+    /// Whether the trace's origin is what `--trusted-key` demands: without
+    /// it, always; with it, signed by one of those keys.
+    fn origin_ok(&self) -> bool {
+        match (&self.trusted, self.signer) {
+            (None, _) => true,
+            (Some(keys), Some(k)) => keys.contains(&k),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The signature check in one line.
+    fn signature_note(&self) -> String {
+        if self.events.is_none() {
+            return match &self.integrity {
+                Some(e) if e.contains("signature") => format!("FAIL: {e}"),
+                _ => "not checked: the trace does not read to its footer".into(),
+            };
+        }
+        let unsigned = "unsigned: the hash chain proves integrity, not origin (anyone can edit a trace and re-seal it)";
+        match (&self.trusted, self.signer) {
+            (None, Some(k)) => format!(
+                "signed by key {} (valid; not checked against a trusted key: pass --trusted-key)",
+                k.fingerprint()
+            ),
+            (None, None) => unsigned.into(),
+            (Some(keys), Some(k)) if keys.contains(&k) => {
+                format!("ok: signed by trusted key {}", k.fingerprint())
+            }
+            (Some(_), Some(k)) => format!(
+                "FAIL: signed by key {}, which is not a trusted key",
+                k.fingerprint()
+            ),
+            (Some(_), None) => format!("FAIL: {unsigned}; --trusted-key needs a signed trace"),
+        }
     }
 
     /// The first reason the audit fails.
@@ -196,6 +270,12 @@ impl Report {
         }
         if let Some(d) = &self.divergence {
             return d.clone();
+        }
+        if !self.origin_ok() && self.events.is_some() {
+            return format!(
+                "signature: {}",
+                self.signature_note().trim_start_matches("FAIL: ")
+            );
         }
         match self.violations.first() {
             Some(v) => format!(
@@ -227,6 +307,7 @@ impl Report {
             },
         };
         let _ = writeln!(o, "  {:<13} {integrity}", "integrity");
+        let _ = writeln!(o, "  {:<13} {}", "signature", self.signature_note());
         let replay = match (&self.divergence, self.events) {
             (Some(d), _) => format!("FAIL: {d}"),
             (None, Some((events, steps))) => {
@@ -317,6 +398,14 @@ impl Report {
                 "error": self.integrity,
                 "offset": self.integrity_offset,
                 "final_hash": self.final_hash.map(|h| hex(&h)),
+            },
+            "signature": {
+                "signed": self.signer.is_some(),
+                "key": self.signer.map(|k| k.fingerprint()),
+                "public_key": self.signer.map(|k| hex(&k.0)),
+                "trusted_keys": self.trusted.as_ref().map(|k| k.iter().map(PublicKey::fingerprint).collect::<Vec<_>>()),
+                "trusted": self.trusted.as_ref().map(|_| self.origin_ok() && self.events.is_some()),
+                "note": self.signature_note(),
             },
             "replay": {
                 "ok": self.divergence.is_none() && self.events.is_some(),

@@ -58,6 +58,9 @@ pub struct TraceArgs {
     /// Where to write the trace (.ctrace). It appears only once complete.
     #[arg(long, short = 'o', value_name = "T.ctrace")]
     pub out: PathBuf,
+    /// Sign the trace with this secret key (written by `chronicle keygen`).
+    #[arg(long, value_name = "HOST.key")]
+    pub sign: Option<PathBuf>,
     /// The plugin, policy, output and limit options of `run`.
     #[command(flatten)]
     pub run: RunArgs,
@@ -84,6 +87,10 @@ pub struct AuditArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Pass only if one of these public keys signed the trace: a .pub file
+    /// from `chronicle keygen`, or a file of such lines (repeatable).
+    #[arg(long, value_name = "KEY.pub")]
+    pub trusted_key: Vec<PathBuf>,
     /// What reading the trace may cost.
     #[command(flatten)]
     pub caps: ReaderCapArgs,
@@ -134,6 +141,11 @@ pub enum ExportFormat {
 /// `chronicle trace`: `run`, recording a trace of the run.
 pub fn trace(args: &TraceArgs) -> Result<(), Failure> {
     let run = &args.run;
+    let key = args
+        .sign
+        .as_deref()
+        .map(crate::keygen::read_secret_key)
+        .transpose()?;
     let (module, source) = load_with_source(&run.plugin)?;
     let setup = Setup::new(&run.policy, &run.limits)?;
     let mut registry = host::builtins(&setup.config);
@@ -180,6 +192,9 @@ pub fn trace(args: &TraceArgs) -> Result<(), Failure> {
         )
         .hint("this is a bug in ChronicleVM; please report it with the plugin"));
     }
+    if let Some(key) = key {
+        recorder.sign_with(key);
+    }
     let mut machine = session.vm(setup.limits, &mut recorder);
     let outcome = machine.run();
     let executed = machine.instructions_executed();
@@ -190,12 +205,16 @@ pub fn trace(args: &TraceArgs) -> Result<(), Failure> {
     })?;
     out.commit(finished.writer)?;
     eprintln!(
-        "trace: {} events ({} instructions), {} bytes written to {} (final hash {})",
+        "trace: {} events ({} instructions), {} bytes written to {} (final hash {}{})",
         finished.events,
         finished.steps,
         finished.bytes,
         args.out.display(),
-        hex(&finished.final_hash)
+        hex(&finished.final_hash),
+        finished.signature.map_or_else(
+            || ", unsigned".to_string(),
+            |s| format!(", signed by key {}", s.key.fingerprint())
+        )
     );
     print_outcome(outcome, executed, run.json)
 }

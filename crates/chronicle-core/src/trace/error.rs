@@ -56,6 +56,7 @@ impl TraceError {
                 | TraceErrorKind::BadFooter { .. }
                 | TraceErrorKind::FooterMismatch { .. }
                 | TraceErrorKind::FinalHashMismatch
+                | TraceErrorKind::BadSignature { .. }
                 | TraceErrorKind::TrailingBytes
         )
     }
@@ -197,6 +198,15 @@ pub enum TraceErrorKind {
     /// The footer's final hash is not the end of the hash chain.
     #[error("the footer's final hash does not match the hash chain")]
     FinalHashMismatch,
+    /// The footer's signature is not a valid signature of this trace by
+    /// the key it names: the trace was altered after it was signed.
+    #[error(
+        "the footer's signature by {key} does not verify: the trace was altered after signing"
+    )]
+    BadSignature {
+        /// The named key's fingerprint.
+        key: String,
+    },
     /// The header records a limit above the reader's cap for it: the
     /// reader refuses the trace before decoding any event.
     #[error("the trace's recorded {limit} limit {recorded} is above this reader's cap {cap}")]

@@ -7,7 +7,9 @@
 //! registers changed to what, plus every call, return, capability call
 //! (arguments and result or error), runtime error and the end of the run.
 //! A BLAKE3 hash chain over the chunks and a footer (event count, final
-//! hash) make any modification, reordering or truncation detectable. The
+//! hash) make any modification, reordering or truncation detectable; an
+//! ed25519 signature in the footer (from version 4, optional; see
+//! [`SecretKey`] and [`Recorder::sign_with`]) says which key sealed it. The
 //! byte layout is specified in `docs/TRACE_FORMAT.md`, precisely enough for
 //! an independent reader.
 //!
@@ -63,6 +65,7 @@ mod reader;
 mod recorder;
 mod replay;
 mod seek;
+mod sign;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod wire;
@@ -78,6 +81,7 @@ pub use replay::{
     OnCall, ReplayError, ReplayReport,
 };
 pub use seek::Checkpoint;
+pub use sign::{signed_message, KeyError, PublicKey, SecretKey, Signature, SIGNATURE_SINCE};
 pub use writer::RecorderOptions;
 
 /// The first bytes of every `.ctrace` file.
@@ -89,7 +93,9 @@ pub const MAGIC: [u8; 8] = *b"CHRTRACE";
 /// a version 1 trace has none (its run was not bounded by it). Version 3
 /// added the `CAP_OK_OPENED` record (a successful capability call with the
 /// path it opened) and charges capability calls fuel for their bytes.
-pub const TRACE_FORMAT_VERSION: u16 = 3;
+/// Version 4 added the footer's signature block ([`Signature`]): a trace
+/// may be signed by an ed25519 key.
+pub const TRACE_FORMAT_VERSION: u16 = 4;
 
 /// The first trace format version that records what a capability call
 /// opened ([`Event::Capability`]'s `opened`); older traces never say.
@@ -110,5 +116,25 @@ const CHUNK_RAW: u8 = 0x01;
 const CHUNK_LZ4: u8 = 0x02;
 /// Frame kind: the footer.
 const FOOTER: u8 = 0xFF;
-/// The footer's length: kind, three `u64`s and the final hash.
-pub const FOOTER_LEN: usize = 1 + 8 * 3 + 32;
+/// The footer's length from version 4 on: kind, three `u64`s, the final
+/// hash ([`FOOTER_BODY_LEN`]), then the signature block (a kind byte, the
+/// public key and the signature; zeros when unsigned).
+pub const FOOTER_LEN: usize = FOOTER_BODY_LEN + 1 + 32 + 64;
+
+/// The footer's length before version 4, and the part of a version 4
+/// footer that a signature signs: kind, three `u64`s and the final hash.
+pub const FOOTER_BODY_LEN: usize = 1 + 8 * 3 + 32;
+
+/// The footer's length in a trace of format `version`.
+pub const fn footer_len(version: u16) -> usize {
+    if version >= SIGNATURE_SINCE {
+        FOOTER_LEN
+    } else {
+        FOOTER_BODY_LEN
+    }
+}
+
+/// Signature block kind: unsigned (key and signature all zero).
+const SIG_NONE: u8 = 0x00;
+/// Signature block kind: an ed25519 signature.
+const SIG_ED25519: u8 = 0x01;

@@ -10,10 +10,11 @@ use super::error::{TraceError, TraceErrorKind};
 use super::event::{Event, EventKind, Outcome};
 use super::header::{self, Hash, TraceHeader};
 use super::machine::{Machine, Rec, Stream};
+use super::sign::{PublicKey, Signature};
 use super::wire::{Bytes, Slice};
 use super::{
-    CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_LEN, MAGIC, MAX_CHUNK, MAX_HEADER,
-    OLDEST_TRACE_FORMAT_VERSION, TRACE_FORMAT_VERSION,
+    footer_len, CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_BODY_LEN, FOOTER_LEN, MAGIC, MAX_CHUNK,
+    MAX_HEADER, OLDEST_TRACE_FORMAT_VERSION, SIG_ED25519, SIG_NONE, TRACE_FORMAT_VERSION,
 };
 use crate::limits::{Limit, Limits};
 use crate::value::Value;
@@ -32,20 +33,36 @@ pub struct Footer {
     pub steps: u64,
     /// The end of the hash chain.
     pub final_hash: Hash,
+    /// The signature block (version 4 on), if the trace is signed. Once
+    /// the reader has checked the footer (`Reader::footer`), a signature
+    /// here is valid for its key.
+    pub signature: Option<Signature>,
 }
 
 impl Footer {
-    /// Parses the [`FOOTER_LEN`] bytes of a footer (its tag first).
+    /// Parses the bytes of a footer (its tag first): [`FOOTER_BODY_LEN`]
+    /// before version 4, [`FOOTER_LEN`] from it. `None` if malformed (an
+    /// unknown signature kind, or an unsigned block that is not all zero).
     pub(super) fn parse(b: &[u8]) -> Option<Footer> {
-        if b.len() != FOOTER_LEN || b[0] != FOOTER {
+        if (b.len() != FOOTER_LEN && b.len() != FOOTER_BODY_LEN) || b[0] != FOOTER {
             return None;
         }
         let u = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
+        let signature = match b.get(FOOTER_BODY_LEN..) {
+            None | Some([]) => None,
+            Some([SIG_NONE, rest @ ..]) if rest.iter().all(|&x| x == 0) => None,
+            Some([SIG_ED25519, rest @ ..]) => Some(Signature {
+                key: PublicKey(rest[..32].try_into().ok()?),
+                bytes: rest[32..].try_into().ok()?,
+            }),
+            Some(_) => return None,
+        };
         Some(Footer {
             chunks: u(1),
             events: u(9),
             steps: u(17),
             final_hash: b[25..57].try_into().ok()?,
+            signature,
         })
     }
 }
@@ -70,6 +87,13 @@ pub(super) struct Source<R> {
     pub capture: bool,
     pub captured: Vec<u8>,
     pub footer: Option<Footer>,
+    /// The footer's length in this file's format version.
+    pub(super) footer_len: usize,
+    /// The footer's first [`FOOTER_BODY_LEN`] bytes, once read (what a
+    /// signature signs).
+    pub(super) footer_body: [u8; FOOTER_BODY_LEN],
+    /// The header hash (where the chain starts; a signature covers it).
+    pub(super) header_hash: Hash,
 }
 
 impl<R: Read> Source<R> {
@@ -120,8 +144,17 @@ impl<R: Read> Source<R> {
             FOOTER => {
                 let mut b = [0u8; FOOTER_LEN];
                 b[0] = FOOTER;
+                let b = &mut b[..self.footer_len];
                 self.read_exact(&mut b[1..])?;
-                self.footer = Footer::parse(&b);
+                self.footer = Some(Footer::parse(b).ok_or_else(|| {
+                    TraceError::new(
+                        TraceErrorKind::BadFooter {
+                            what: "malformed signature block",
+                        },
+                        at,
+                    )
+                })?);
+                self.footer_body.copy_from_slice(&b[..FOOTER_BODY_LEN]);
                 return Ok(());
             }
             k => {
@@ -286,6 +319,16 @@ impl<R: Read> Stream for Source<R> {
         if f.final_hash != self.chain {
             return Err(TraceError::new(TraceErrorKind::FinalHashMismatch, at));
         }
+        if let Some(sig) = f.signature {
+            if !sig.verify(&self.header_hash, &self.footer_body) {
+                return Err(TraceError::new(
+                    TraceErrorKind::BadSignature {
+                        key: sig.key.fingerprint(),
+                    },
+                    at + FOOTER_BODY_LEN as u64,
+                ));
+            }
+        }
         let mut extra = [0u8; 1];
         loop {
             match self.src.read(&mut extra) {
@@ -408,6 +451,9 @@ impl<R: Read> Reader<R> {
             capture: false,
             captured: Vec::new(),
             footer: None,
+            footer_len: footer_len(version),
+            footer_body: [0; FOOTER_BODY_LEN],
+            header_hash: [0; 32],
         };
         let mut hashed = pre.to_vec();
         let len = s.frame_varint(&mut hashed)?;
@@ -454,6 +500,7 @@ impl<R: Read> Reader<R> {
             }
         }
         s.chain = header_hash;
+        s.header_hash = header_hash;
         s.chunk_offset = s.offset;
         let budget = if default_budget {
             recorded.alloc_bytes.max(Limits::DEFAULT.alloc_bytes)
@@ -607,6 +654,7 @@ impl<R: Read> Reader<R> {
             events: 0,
             steps: 0,
             final_hash: [0; 32],
+            signature: None,
         });
         Summary {
             events: self.machine.events,
@@ -615,6 +663,7 @@ impl<R: Read> Reader<R> {
             counts: EventCounts(self.counts),
             final_hash: footer.final_hash,
             header_hash: self.header_hash,
+            signature: footer.signature,
             outcome: match (&self.result, &self.trap) {
                 (_, Some(e)) => Err(e.clone()),
                 (Some(v), None) => Ok(v.clone()),
@@ -690,6 +739,9 @@ pub struct Summary {
     pub final_hash: Hash,
     /// The start of the hash chain (BLAKE3 of preamble and header).
     pub header_hash: Hash,
+    /// The footer's signature, checked: `Some` only for a trace validly
+    /// signed by that key (whether the key is trusted is the caller's call).
+    pub signature: Option<Signature>,
     /// The recorded result, or the recorded runtime error.
     pub outcome: Result<Value, RuntimeError>,
 }

@@ -4,6 +4,7 @@ use super::effect::{code_map, ExecMap};
 use super::encode::Encoder;
 use super::error::RecordError;
 use super::header::{self, Hash, TraceHeader};
+use super::sign::{SecretKey, Signature};
 use super::writer::{ChunkWriter, RecorderOptions};
 use crate::format;
 use crate::isa::Instr;
@@ -49,6 +50,7 @@ pub struct Recorder<W: Write> {
     /// The buffer length that triggers writing chunks (the chunk size).
     flush_at: usize,
     error: Option<io::Error>,
+    key: Option<SecretKey>,
 }
 
 /// What [`Recorder::finish`] wrote.
@@ -67,6 +69,8 @@ pub struct Finished<W> {
     /// The end of the hash chain, as in the footer: publish or sign it to
     /// make later substitution of the whole file detectable.
     pub final_hash: Hash,
+    /// The footer's signature, if the recorder signed ([`Recorder::sign_with`]).
+    pub signature: Option<Signature>,
 }
 
 impl<W: Write> Recorder<W> {
@@ -94,6 +98,7 @@ impl<W: Write> Recorder<W> {
             flush_at: out.chunk_size(),
             out: Some(out),
             error: None,
+            key: None,
         })
     }
 
@@ -101,6 +106,39 @@ impl<W: Write> Recorder<W> {
     /// this one, so that the trace and the run agree.
     pub fn module(&self) -> &VerifiedModule {
         &self.module
+    }
+
+    /// Signs the trace with `key` when it is finished: the footer then
+    /// names the key and carries an ed25519 signature of the header hash
+    /// and the footer's counts and final hash (see [`SecretKey`]).
+    ///
+    /// ```
+    /// # use chronicle_core::{isa::Instr, module::{Function, Module}, types::Type};
+    /// use chronicle_core::trace::{self, Recorder, SecretKey, TraceHeader};
+    /// use chronicle_core::vm::{NoHost, Vm};
+    /// # let main = Function { name: "main".into(), params: 0, regs: vec![Type::Int],
+    /// #     ret: Some(Type::Int), code: vec![Instr::LoadInt { d: 0, imm: 7 }, Instr::Ret { a: 0 }],
+    /// #     lines: vec![1, 1] };
+    /// # let module = Module { funcs: vec![main], ..Module::default() };
+    /// let key = SecretKey::from_seed([42; 32]); // use a random seed
+    /// let mut recorder = Recorder::new(Vec::new(), TraceHeader::new(&module))?;
+    /// recorder.sign_with(key.clone());
+    /// let verified = recorder.module().clone();
+    /// let limits = recorder.header().limits;
+    /// let outcome = Vm::with_observer(&verified, limits, NoHost, &mut recorder).run();
+    /// let bytes = recorder.finish(&outcome)?.writer;
+    /// // Verification checks the signature; the summary names the key.
+    /// let summary = trace::verify(&bytes[..])?;
+    /// assert_eq!(summary.signature.map(|s| s.key), Some(key.public_key()));
+    /// // Any altered byte, the signature's included, fails verification.
+    /// let mut forged = bytes.clone();
+    /// let last = forged.len() - 1;
+    /// forged[last] ^= 1;
+    /// assert!(trace::verify(&forged[..]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sign_with(&mut self, key: SecretKey) {
+        self.key = Some(key);
     }
 
     /// The header as written.
@@ -130,7 +168,12 @@ impl<W: Write> Recorder<W> {
             .out
             .take()
             .ok_or(RecordError::Misuse("finished twice"))?;
-        let (writer, totals) = out.finish(&mut self.enc.buf, self.enc.events, self.enc.steps)?;
+        let (writer, totals) = out.finish(
+            &mut self.enc.buf,
+            self.enc.events,
+            self.enc.steps,
+            self.key.as_ref(),
+        )?;
         Ok(Finished {
             writer,
             events: self.enc.events,
@@ -138,6 +181,7 @@ impl<W: Write> Recorder<W> {
             chunks: totals.chunks,
             bytes: totals.bytes,
             final_hash: totals.final_hash,
+            signature: totals.signature,
         })
     }
 

@@ -14,7 +14,8 @@ use super::event::{Event, EventKind, LiveEvents, Outcome};
 use super::header::Hash;
 use super::machine::Rec;
 use super::reader::{Footer, Reader};
-use super::FOOTER_LEN;
+use super::sign::Signature;
+use super::{footer_len, FOOTER_LEN};
 use crate::isa::Instr;
 use crate::limits::Limits;
 use crate::value::Value;
@@ -38,6 +39,9 @@ pub struct ReplayReport {
     pub capability_calls: u64,
     /// The end of the hash chain, from the verified footer.
     pub final_hash: Hash,
+    /// The footer's signature, checked (see [`super::Summary::signature`]):
+    /// `Some` only for a trace validly signed by that key.
+    pub signature: Option<Signature>,
 }
 
 impl ReplayReport {
@@ -269,6 +273,7 @@ pub fn replay_calls<R: Read + Seek>(
             steps: s.enc.steps,
             capability_calls: s.capability_calls,
             final_hash: s.reader.footer().map_or([0; 32], |f| f.final_hash),
+            signature: s.reader.footer().and_then(|f| f.signature),
         }),
     }
 }
@@ -281,12 +286,19 @@ const HOST_WORK_SINCE: u16 = 3;
 /// The footer at the end of `src`, leaving `src` where it was.
 fn peek_footer<R: Read + Seek>(src: &mut R) -> Option<Footer> {
     let start = src.stream_position().ok()?;
+    let mut pre = [0u8; 10];
+    let version = match src.read_exact(&mut pre) {
+        Ok(()) => u16::from_le_bytes([pre[8], pre[9]]),
+        Err(_) => 0,
+    };
+    let len = footer_len(version);
     let end = src.seek(SeekFrom::End(0)).ok()?;
     let mut footer = None;
-    if end >= start + FOOTER_LEN as u64 {
+    if end >= start + len as u64 {
         let mut b = [0u8; FOOTER_LEN];
-        if src.seek(SeekFrom::End(-(FOOTER_LEN as i64))).is_ok() && src.read_exact(&mut b).is_ok() {
-            footer = Footer::parse(&b);
+        let b = &mut b[..len];
+        if src.seek(SeekFrom::End(-(len as i64))).is_ok() && src.read_exact(b).is_ok() {
+            footer = Footer::parse(b);
         }
     }
     src.seek(SeekFrom::Start(start)).ok()?;
@@ -528,7 +540,10 @@ mod fast {
     use super::super::machine::opened_path;
     use super::super::reader::{Footer, Reader};
     use super::super::wire::{conforms, Bytes};
-    use super::super::{CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_LEN, MAX_CHUNK, OPENED_PATHS_SINCE};
+    use super::super::{
+        footer_len, CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_BODY_LEN, FOOTER_LEN, MAX_CHUNK,
+        OPENED_PATHS_SINCE,
+    };
     use super::{peek_footer, AnsweredCall, OnAnswered, ReplayReport};
     use crate::isa::Instr;
     use crate::limits::Limits;
@@ -554,6 +569,10 @@ mod fast {
         /// When set, bytes consumed through [`Bytes`] are appended to `captured`.
         capture: bool,
         captured: Vec<u8>,
+        /// The footer's length in this format version.
+        footer_len: usize,
+        /// The footer's first bytes, once read (what a signature signs).
+        footer_body: [u8; FOOTER_BODY_LEN],
     }
 
     impl<R: Read> Frames<R> {
@@ -590,8 +609,10 @@ mod fast {
                 FOOTER => {
                     let mut b = [0u8; FOOTER_LEN];
                     b[0] = FOOTER;
+                    let b = &mut b[..self.footer_len];
                     self.src.read_exact(&mut b[1..]).ok()?;
-                    return Footer::parse(&b).map(Some);
+                    self.footer_body.copy_from_slice(&b[..FOOTER_BODY_LEN]);
+                    return Footer::parse(b).map(Some);
                 }
                 _ => return None,
             }
@@ -893,6 +914,7 @@ mod fast {
         let limits = reader.replay_limits();
         let host_work = reader.format_version() >= super::HOST_WORK_SINCE;
         let opened_paths = reader.format_version() >= OPENED_PATHS_SINCE;
+        let footer_len = footer_len(reader.format_version());
         drop(reader);
         let state = Rc::new(RefCell::new(State {
             frames: Frames {
@@ -905,6 +927,8 @@ mod fast {
                 head: Vec::with_capacity(21),
                 capture: false,
                 captured: Vec::new(),
+                footer_len,
+                footer_body: [0; FOOTER_BODY_LEN],
             },
             enc: Encoder::new(ExecMap::new(module.module())),
             module: module.module().clone(),
@@ -934,6 +958,8 @@ mod fast {
             && f.events == s.enc.events
             && f.steps == s.enc.steps
             && f.final_hash == s.frames.chain
+            && f.signature
+                .is_none_or(|sig| sig.verify(&chain, &s.frames.footer_body))
             && matches!(s.frames.src.read(&mut [0u8]), Ok(0));
         intact.then(|| ReplayReport {
             outcome,
@@ -941,6 +967,7 @@ mod fast {
             steps: s.enc.steps,
             capability_calls: s.capability_calls,
             final_hash: f.final_hash,
+            signature: f.signature,
         })
     }
 }

@@ -1,10 +1,15 @@
 //! Tools for testing trace readers (feature `testing`): re-sealing altered
-//! bytes with a valid hash chain, so that tests and fuzzers reach the event
-//! decoder behind the integrity checks, and locating event records in a file.
+//! bytes with a valid hash chain (as a forger would: see [`reseal`],
+//! [`reseal_unsigned`], [`reseal_signed`]), so that tests and fuzzers reach
+//! the event decoder behind the integrity checks, and locating event
+//! records in a file.
 
 use super::reader::Reader;
+use super::sign::SecretKey;
 use super::wire::{Bytes, Slice};
-use super::{CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_LEN, MAGIC};
+use super::{
+    CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_BODY_LEN, FOOTER_LEN, MAGIC, SIG_ED25519, SIG_NONE,
+};
 use crate::limits::Limits;
 use crate::module::Module;
 use std::ops::Range;
@@ -63,9 +68,32 @@ fn layout(bytes: &[u8]) -> Option<Layout> {
 }
 
 /// `bytes` with the header checksum, every chunk's hash-chain link and the
-/// footer's final hash recomputed, so that only structural checks can
-/// reject it. Returns the input unchanged where its framing does not parse.
+/// footer's final hash recomputed, so that only structural checks (and a
+/// signature, which is left as it is) can reject it. Returns the input
+/// unchanged where its framing does not parse.
 pub fn reseal(bytes: &[u8]) -> Vec<u8> {
+    reseal_inner(bytes, Seal::Keep)
+}
+
+/// [`reseal`], then the footer's signature block cleared (a version 4
+/// trace): the forger's copy, unsigned, that verifies as intact.
+pub fn reseal_unsigned(bytes: &[u8]) -> Vec<u8> {
+    reseal_inner(bytes, Seal::Clear)
+}
+
+/// [`reseal`], then the footer signed anew with `key` (a version 4 trace):
+/// what the holder of a key can do with any bytes.
+pub fn reseal_signed(bytes: &[u8], key: &SecretKey) -> Vec<u8> {
+    reseal_inner(bytes, Seal::Sign(key))
+}
+
+enum Seal<'k> {
+    Keep,
+    Clear,
+    Sign(&'k SecretKey),
+}
+
+fn reseal_inner(bytes: &[u8], seal: Seal<'_>) -> Vec<u8> {
     let mut out = bytes.to_vec();
     let Some(l) = layout(bytes) else {
         return out;
@@ -73,7 +101,8 @@ pub fn reseal(bytes: &[u8]) -> Vec<u8> {
     if l.header_end + 32 > out.len() {
         return out;
     }
-    let mut chain = *blake3::hash(&out[..l.header_end]).as_bytes();
+    let header_hash = *blake3::hash(&out[..l.header_end]).as_bytes();
+    let mut chain = header_hash;
     out[l.header_end..l.header_end + 32].copy_from_slice(&chain);
     for (start, payload, _, _) in &l.chunks {
         chain = *blake3::Hasher::new()
@@ -84,8 +113,25 @@ pub fn reseal(bytes: &[u8]) -> Vec<u8> {
         out[payload.end..payload.end + 32].copy_from_slice(&chain);
     }
     if let Some(f) = l.footer {
-        if f + FOOTER_LEN == out.len() {
+        let len = out.len() - f;
+        if len == FOOTER_LEN || len == FOOTER_BODY_LEN {
             out[f + 25..f + 57].copy_from_slice(&chain);
+        }
+        if len == FOOTER_LEN {
+            let body = f..f + FOOTER_BODY_LEN;
+            match seal {
+                Seal::Keep => {}
+                Seal::Clear => {
+                    out[body.end] = SIG_NONE;
+                    out[body.end + 1..].fill(0);
+                }
+                Seal::Sign(key) => {
+                    let sig = key.sign(&header_hash, &out[body.clone()]);
+                    out[body.end] = SIG_ED25519;
+                    out[body.end + 1..body.end + 33].copy_from_slice(&sig.key.0);
+                    out[body.end + 33..].copy_from_slice(&sig.bytes);
+                }
+            }
         }
     }
     out
@@ -210,7 +256,7 @@ pub fn cow_push_bomb(n: u64, limits: Limits) -> Vec<u8> {
     put_varint(&mut buf, zz);
     let steps = 3 * n + 2;
     let (out, _) = w
-        .finish(&mut buf, steps + 3, steps)
+        .finish(&mut buf, steps + 3, steps, None)
         .expect("a Vec never fails");
     out
 }

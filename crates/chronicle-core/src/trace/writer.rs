@@ -4,8 +4,12 @@
 //! being written.
 
 use super::header::Hash;
+use super::sign::{SecretKey, Signature};
 use super::wire::put_varint;
-use super::{CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_LEN, MAGIC, MAX_CHUNK, TRACE_FORMAT_VERSION};
+use super::{
+    CHUNK_LZ4, CHUNK_RAW, FOOTER, FOOTER_BODY_LEN, FOOTER_LEN, MAGIC, MAX_CHUNK, SIG_ED25519,
+    SIG_NONE, TRACE_FORMAT_VERSION,
+};
 use lz4_flex::block::{compress_into_with_table, get_maximum_output_size, CompressTable};
 use std::io::{self, Write};
 
@@ -35,10 +39,12 @@ pub(super) struct Totals {
     pub chunks: u64,
     pub bytes: u64,
     pub final_hash: Hash,
+    pub signature: Option<Signature>,
 }
 
 pub(super) struct ChunkWriter<W> {
     out: W,
+    header_hash: Hash,
     chunk_size: usize,
     table: Option<CompressTable>,
     scratch: Vec<u8>,
@@ -61,6 +67,7 @@ impl<W: Write> ChunkWriter<W> {
         let chunk_size = options.chunk_size.clamp(1, MAX_CHUNK);
         Ok(ChunkWriter {
             out,
+            header_hash: chain,
             chunk_size,
             table: options.compress.then(CompressTable::large),
             scratch: if options.compress {
@@ -94,8 +101,15 @@ impl<W: Write> ChunkWriter<W> {
         Ok(())
     }
 
-    /// Writes `buf` (the end of the stream) as chunks, then the footer.
-    pub fn finish(mut self, buf: &mut Vec<u8>, events: u64, steps: u64) -> io::Result<(W, Totals)> {
+    /// Writes `buf` (the end of the stream) as chunks, then the footer,
+    /// signed with `key` if given.
+    pub fn finish(
+        mut self,
+        buf: &mut Vec<u8>,
+        events: u64,
+        steps: u64,
+        key: Option<&SecretKey>,
+    ) -> io::Result<(W, Totals)> {
         self.flush_full(buf)?;
         if !buf.is_empty() {
             let rest = std::mem::take(buf);
@@ -107,12 +121,25 @@ impl<W: Write> ChunkWriter<W> {
         footer.extend_from_slice(&events.to_le_bytes());
         footer.extend_from_slice(&steps.to_le_bytes());
         footer.extend_from_slice(&self.chain);
+        let signature = key.map(|k| k.sign(&self.header_hash, &footer[..FOOTER_BODY_LEN]));
+        match &signature {
+            Some(sig) => {
+                footer.push(SIG_ED25519);
+                footer.extend_from_slice(&sig.key.0);
+                footer.extend_from_slice(&sig.bytes);
+            }
+            None => {
+                footer.push(SIG_NONE);
+                footer.resize(FOOTER_LEN, 0);
+            }
+        }
         self.out.write_all(&footer)?;
         self.out.flush()?;
         let totals = Totals {
             chunks: self.chunks,
             bytes: self.bytes + FOOTER_LEN as u64,
             final_hash: self.chain,
+            signature,
         };
         Ok((self.out, totals))
     }
