@@ -1670,7 +1670,7 @@ fn tampered_or_truncated_traces_fail_audit_with_a_byte_offset() {
         }),
         ("flip in the events", {
             let mut b = bytes.clone();
-            let at = b.len() - 100;
+            let at = b.len() - chronicle_core::trace::FOOTER_LEN - 10;
             b[at] ^= 0x40;
             b
         }),

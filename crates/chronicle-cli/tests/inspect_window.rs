@@ -3,7 +3,7 @@
 //! through the core reader gives, and the whole trace is still verified
 //! (statistics, footer, a damaged byte anywhere).
 
-use chronicle_core::trace::Reader;
+use chronicle_core::trace::{Reader, FOOTER_LEN};
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -158,7 +158,7 @@ fn damage_after_the_window_is_still_reported() {
     let t = big(dir.path());
     let all = full_decode(&t, 3);
     let mut bytes = std::fs::read(&t).unwrap();
-    let at = bytes.len() - 100; // in the last chunk's payload or link
+    let at = bytes.len() - FOOTER_LEN - 40; // in the last chunk, after the window
     bytes[at] ^= 0x01;
     let bad = dir.path().join("bad.ctrace");
     std::fs::write(&bad, &bytes).unwrap();
@@ -192,7 +192,8 @@ fn damage_before_the_window_stops_before_it() {
     let t = big(dir.path());
     let n = full_decode(&t, usize::MAX).len();
     let mut bytes = std::fs::read(&t).unwrap();
-    let at = bytes.len() - 100;
+    // In the last chunk, before the footer: the window's events are there.
+    let at = bytes.len() - FOOTER_LEN - 40;
     bytes[at] ^= 0x01;
     let bad = dir.path().join("bad.ctrace");
     std::fs::write(&bad, &bytes).unwrap();
