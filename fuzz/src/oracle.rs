@@ -187,7 +187,7 @@ pub fn check_asm(text: &str) {
 /// The audit oracle on arbitrary bytes, read under [`READER_CAPS`]:
 /// `verify` and `replay` never panic (nor exhaust memory: the fuzzer's RSS
 /// limit is far above the caps), a replay that passes implies a trace that
-/// verifies with the same outcome and counts, and a verified trace's
+/// verifies with the same outcome, counts and signer, and a verified trace's
 /// embedded policy parses or is refused without panicking.
 pub fn check_trace(bytes: &[u8]) {
     let verified = trace::verify_capped(bytes, READER_CAPS);
@@ -207,6 +207,10 @@ pub fn check_trace(bytes: &[u8]) {
         assert_eq!(
             report.final_hash, summary.final_hash,
             "replay and verify disagree on the hash"
+        );
+        assert_eq!(
+            report.signature, summary.signature,
+            "replay and verify disagree on the signature"
         );
     }
     if verified.is_ok() {
